@@ -1,0 +1,73 @@
+// The exceptions torchsystem throws.
+//
+// Everything the library throws on bad input derives from torchsystem::Error, so a caller can catch one
+// type at a boundary (a CLI, a REST handler) and still tell the cases apart by the derived type:
+//
+//   Error                      every error of this library
+//   ├── JsonError              text that is not acceptable JSON (malformed, integer outside 64 bits, too deep)
+//   ├── IdentityError          a value that has no Python identity text (invalid UTF-8, nesting too deep)
+//   ├── RegistrationError      a class definition that is invalid or conflicts with an earlier one
+//   ├── NotAnEntityError       asking for the identity of an object not created through the library
+//   ├── UnknownNameError       a name that no registry entry has; lists the close names that exist
+//   └── ArgumentError          arguments that do not fit a signature (in code or in a configuration)
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace torchsystem {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class JsonError : public Error {
+ public:
+  using Error::Error;
+};
+
+class IdentityError : public Error {
+ public:
+  using Error::Error;
+};
+
+class RegistrationError : public Error {
+ public:
+  using Error::Error;
+};
+
+class NotAnEntityError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A name that is not registered. `suggestions()` holds the registered names closest to it.
+class UnknownNameError : public Error {
+ public:
+  UnknownNameError(std::string name, std::vector<std::string> suggestions, const std::string& where);
+
+  const std::string& name() const noexcept { return name_; }
+  const std::vector<std::string>& suggestions() const noexcept { return suggestions_; }
+
+ private:
+  std::string name_;
+  std::vector<std::string> suggestions_;
+};
+
+/// Arguments that do not fit a signature. `path()` is where the fault is, such as
+/// `MLP.activation -> GLU.hidden_size`; `reason()` is what was expected; `what()` joins the two.
+class ArgumentError : public Error {
+ public:
+  ArgumentError(std::string path, std::string reason);
+
+  const std::string& path() const noexcept { return path_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string path_;
+  std::string reason_;
+};
+
+}  // namespace torchsystem

@@ -1,0 +1,164 @@
+// Registry<Base>: a named collection of registered classes that share a base (the reference's Registry[T]).
+//
+//   Registry<Module> models;
+//   models.register_class<MLP(int, int, int, double, std::shared_ptr<Module>)>(
+//       "input_size", "hidden_size", "output_size", "dropout", "activation");
+//   models.keys();                        // ["MLP"]
+//   models.signature("MLP");              // {"input_size": "int", ..., "activation": "Module"}
+//   auto mlp = models.get("MLP")(784, 256, 10, "dropout"_a = 0.5, "activation"_a = relu);
+//   auto same = models.create(getmetadata(mlp) /* or {"name": ..., "arguments": {...}} */);
+//
+// Building from configuration resolves nested entities by name in this registry, then in the registries
+// it includes, so a configuration can say `"activation": "ReLU"` or
+// `"activation": {"name": "GLU", "arguments": {...}}`. Errors name the full path of the fault.
+// All member functions are safe to call from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "torchsystem/class.hpp"
+#include "torchsystem/json.hpp"
+
+namespace torchsystem {
+
+/// The part of a registry that does not depend on its base type.
+class RegistryBase : public Resolver {
+ public:
+  explicit RegistryBase(std::string description);
+  ~RegistryBase() override;
+  RegistryBase(const RegistryBase&) = delete;
+  RegistryBase& operator=(const RegistryBase&) = delete;
+
+  /// What the registry is, for messages (such as `registry Module`).
+  const std::string& description() const noexcept { return description_; }
+  /// The registered names, in registration order.
+  std::vector<std::string> keys() const;
+  bool contains(std::string_view name) const;
+  std::size_t size() const;
+  /// {parameter: type name} in order, without excluded parameters. Throws UnknownNameError.
+  Json signature(std::string_view name) const;
+  /// The registered class under `name`. Throws UnknownNameError listing close names.
+  const ClassInfo& info(std::string_view name) const;
+
+  /// Consults `other` for nested entity names this registry does not have. `other` must outlive this.
+  void include(const RegistryBase& other);
+
+  const ClassInfo* find(std::string_view name) const override;
+  std::vector<std::string> suggest(std::string_view name) const override;
+
+ protected:
+  using Upcast = std::shared_ptr<void> (*)(const Object&);
+  struct Entry {
+    const ClassInfo* cls = nullptr;
+    Upcast upcast = nullptr;  // the object as a pointer to the registry's base, erased to void
+  };
+
+  void insert(std::string key, const ClassInfo& cls, Upcast upcast);
+  Entry entry(std::string_view name) const;
+  /// Builds `name` from keyword arguments in JSON (and `code` arguments beside them).
+  std::shared_ptr<void> build(std::string_view name, const Json& arguments, CallArguments code) const;
+  /// Builds from {"name": ..., "arguments": {...}, "hash": ...} (the form getmetadata gives).
+  std::shared_ptr<void> build(const Json& config, CallArguments code) const;
+  std::shared_ptr<void> build(const Entry& entry, CallArguments& arguments) const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+  };
+  const ClassInfo* find_here(std::string_view name) const;
+
+  std::string description_;
+  mutable std::shared_mutex mutex_;
+  std::vector<std::string> order_;
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> entries_;
+  std::vector<const RegistryBase*> included_;
+};
+
+template <class Base>
+class Registry;
+
+/// A callable that builds one registered class with positional and `"name"_a = value` arguments.
+template <class Base>
+class Builder {
+ public:
+  template <class... A>
+  std::shared_ptr<Base> operator()(A&&... arguments) const {
+    CallArguments call = pack_arguments(std::forward<A>(arguments)...);
+    return registry_->build_entry(entry_, call);
+  }
+  const ClassInfo& info() const noexcept { return *entry_.cls; }
+
+ private:
+  friend class Registry<Base>;
+  Builder(const Registry<Base>& registry, typename Registry<Base>::Entry entry)
+      : registry_(&registry), entry_(entry) {}
+  const Registry<Base>* registry_;
+  typename Registry<Base>::Entry entry_;
+};
+
+template <class Base>
+class Registry : public RegistryBase {
+ public:
+  explicit Registry(std::string description = "registry " + unqualified_type_name(typeid(Base)))
+      : RegistryBase(std::move(description)) {}
+
+  /// Registers a class (as torchsystem::register_class does) and adds it under its name.
+  template <class Signature, class... S>
+  const ClassInfo& register_class(S&&... specs) {
+    return add_registered<typename detail::signature_traits<Signature>::result>(
+        torchsystem::register_class<Signature>(std::forward<S>(specs)...));
+  }
+
+  /// Adds a class registered elsewhere, under its name or under `key`.
+  template <class T>
+  const ClassInfo& add(std::string key = {}) {
+    const ClassInfo& cls = require_class(registered_class<T>.load(std::memory_order_acquire), typeid(T));
+    return add_registered<T>(cls, std::move(key));
+  }
+
+  /// A callable building `name` with the same positional and keyword arguments as its signature.
+  Builder<Base> get(std::string_view name) const { return Builder<Base>(*this, entry(name)); }
+
+  /// Builds from a configuration {"name": ..., "arguments": {...}} (getmetadata's form); `code` holds
+  /// arguments that cannot come from JSON, positional or `"name"_a = value`.
+  template <std::same_as<Json> J, class... A>
+  std::shared_ptr<Base> create(const J& config, A&&... code) const {
+    return std::static_pointer_cast<Base>(build(config, pack_arguments(std::forward<A>(code)...)));
+  }
+
+  /// Builds `name` from a JSON object of keyword arguments, with `code` arguments beside them.
+  template <class... A>
+  std::shared_ptr<Base> create(std::string_view name, const Json& arguments, A&&... code) const {
+    return std::static_pointer_cast<Base>(build(name, arguments, pack_arguments(std::forward<A>(code)...)));
+  }
+
+ private:
+  friend class Builder<Base>;
+
+  template <class T>
+  const ClassInfo& add_registered(const ClassInfo& cls, std::string key = {}) {
+    using element_type = typename handle_traits<T>::element_type;
+    static_assert(std::is_base_of_v<Base, element_type>, "a Registry<Base> holds classes derived from Base");
+    Upcast upcast = [](const Object& object) -> std::shared_ptr<void> {
+      return std::static_pointer_cast<Base>(object.as<element_type>());
+    };
+    insert(key.empty() ? cls.name() : std::move(key), cls, upcast);
+    return cls;
+  }
+
+  std::shared_ptr<Base> build_entry(const Entry& entry, CallArguments& call) const {
+    return std::static_pointer_cast<Base>(build(entry, call));
+  }
+};
+
+}  // namespace torchsystem

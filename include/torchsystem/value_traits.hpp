@@ -1,0 +1,237 @@
+// How a C++ parameter type travels through identities and configurations.
+//
+// value_traits<T> says, for a value type T, its Python-style type name (as a signature shows it), its
+// identity form (`to_json`) and how to read it from a configuration (`from_json`). The library covers
+// bool, integers, floating point, strings, std::vector, std::map, std::optional and Json itself. Users
+// declare their own types by specializing value_traits; an enum can derive from string_enum to travel
+// as a string:
+//
+//   enum class Reduction { mean, sum };
+//   template <> struct torchsystem::value_traits<Reduction> : torchsystem::string_enum<Reduction> {
+//     static constexpr std::pair<Reduction, std::string_view> names[] = {{Reduction::mean, "mean"},
+//                                                                        {Reduction::sum, "sum"}};
+//   };
+//
+// from_json reports a bad value by throwing ArgumentError with an empty path (use conversion_error);
+// the library adds the path (`MLP.dropout`) where it knows it.
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "torchsystem/error.hpp"
+#include "torchsystem/json.hpp"
+
+namespace torchsystem {
+
+/// A short rendering of a JSON value for error messages: `"abc"`, `2.5`, `[1, 2, ...]`.
+std::string describe_json(const Json& value);
+
+/// Throws ArgumentError("expected <expected>, got <describe_json(got)>") with an empty path.
+[[noreturn]] void conversion_error(std::string_view expected, const Json& got);
+
+/// The identity form of a C++ float: the double nearest to its shortest decimal text, so that 0.1f is
+/// recorded as 0.1 (as a Python user writing 0.1 means it), not as 0.10000000149011612.
+double float_identity(float value);
+
+template <class T, class = void>
+struct value_traits {};  // no identity form: such a parameter must be excluded from identity
+
+template <>
+struct value_traits<bool> {
+  static constexpr std::string_view name = "bool";
+  static Json to_json(bool value) { return value; }
+  static bool from_json(const Json& json) {
+    if (!json.is_boolean()) conversion_error(name, json);
+    return json.get<bool>();
+  }
+};
+
+template <std::integral T>
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>)
+struct value_traits<T> {
+  static constexpr std::string_view name = "int";
+  static Json to_json(T value) {
+    if constexpr (std::is_signed_v<T>) return static_cast<std::int64_t>(value);
+    else return static_cast<std::uint64_t>(value);
+  }
+  static T from_json(const Json& json) {
+    if (json.is_number_unsigned()) {
+      const auto value = json.get<std::uint64_t>();
+      if (value <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return static_cast<T>(value);
+    } else if (json.is_number_integer()) {
+      const auto value = json.get<std::int64_t>();
+      if (std::in_range<T>(value)) return static_cast<T>(value);
+    } else {
+      conversion_error(name, json);
+    }
+    conversion_error("int in the range of this parameter's C++ type", json);
+  }
+};
+
+template <std::floating_point T>
+struct value_traits<T> {
+  static constexpr std::string_view name = "float";
+  static Json to_json(T value) {
+    if constexpr (std::same_as<T, float>) return float_identity(value);
+    else return static_cast<double>(value);
+  }
+  static T from_json(const Json& json) {
+    // Python passes an int where a float is annotated; so does a configuration.
+    if (!json.is_number()) conversion_error(name, json);
+    return json.get<T>();
+  }
+};
+
+template <>
+struct value_traits<std::string> {
+  static constexpr std::string_view name = "str";
+  static Json to_json(const std::string& value) { return value; }
+  static std::string from_json(const Json& json) {
+    if (!json.is_string()) conversion_error(name, json);
+    return json.get<std::string>();
+  }
+};
+
+// Argument-only string forms: they are recorded, but a parameter must own its text (std::string).
+template <>
+struct value_traits<std::string_view> {
+  static constexpr std::string_view name = "str";
+  static Json to_json(std::string_view value) { return std::string(value); }
+};
+template <>
+struct value_traits<const char*> {
+  static constexpr std::string_view name = "str";
+  static Json to_json(const char* value) { return std::string(value); }
+};
+template <>
+struct value_traits<char*> : value_traits<const char*> {};
+
+template <>
+struct value_traits<Json> {
+  static constexpr std::string_view name = "Any";
+  static Json to_json(const Json& value) { return value; }
+  static Json from_json(const Json& json) { return json; }
+};
+
+template <class T>
+concept has_json_form = requires(const T& value) {
+  { value_traits<T>::to_json(value) } -> std::convertible_to<Json>;
+};
+
+template <class T>
+concept readable_from_json = has_json_form<T> && requires(const Json& json) {
+  { value_traits<T>::from_json(json) } -> std::convertible_to<T>;
+};
+
+template <class T>
+concept has_type_name = requires { std::string_view(value_traits<T>::name); };
+
+/// Rethrows an ArgumentError raised for an element with `where` (such as `[2]`) in front of its reason.
+[[noreturn]] void rethrow_in_element(const ArgumentError& error, std::string_view where);
+
+template <class T>
+  requires has_json_form<T>
+struct value_traits<std::vector<T>> {
+  static constexpr std::string_view name = "list";
+  static Json to_json(const std::vector<T>& values) {
+    Json json = Json::array();
+    for (const auto& value : values) json.push_back(value_traits<T>::to_json(value));
+    return json;
+  }
+  static std::vector<T> from_json(const Json& json)
+    requires readable_from_json<T>
+  {
+    if (!json.is_array()) conversion_error(name, json);
+    std::vector<T> values;
+    values.reserve(json.size());
+    for (std::size_t i = 0; i < json.size(); ++i) {
+      try {
+        values.push_back(value_traits<T>::from_json(json[i]));
+      } catch (const ArgumentError& error) {
+        rethrow_in_element(error, "[" + std::to_string(i) + "]");
+      }
+    }
+    return values;
+  }
+};
+
+template <class Map, class T>
+struct string_keyed_map_traits {
+  static constexpr std::string_view name = "dict";
+  static Json to_json(const Map& values) {
+    Json json = Json::object();
+    for (const auto& [key, value] : values) json[key] = value_traits<T>::to_json(value);
+    return json;
+  }
+  static Map from_json(const Json& json)
+    requires readable_from_json<T>
+  {
+    if (!json.is_object()) conversion_error(name, json);
+    Map values;
+    for (const auto& [key, value] : json.items()) {
+      try {
+        values.emplace(key, value_traits<T>::from_json(value));
+      } catch (const ArgumentError& error) {
+        rethrow_in_element(error, "[\"" + key + "\"]");
+      }
+    }
+    return values;
+  }
+};
+
+template <class T>
+  requires has_json_form<T>
+struct value_traits<std::map<std::string, T>> : string_keyed_map_traits<std::map<std::string, T>, T> {};
+
+template <class T>
+  requires has_json_form<T>
+struct value_traits<std::unordered_map<std::string, T>>
+    : string_keyed_map_traits<std::unordered_map<std::string, T>, T> {};
+
+template <class T>
+  requires has_json_form<T>
+struct value_traits<std::optional<T>> {
+  static constexpr std::string_view name = "Optional";
+  static Json to_json(const std::optional<T>& value) {
+    return value ? value_traits<T>::to_json(*value) : Json(nullptr);
+  }
+  static std::optional<T> from_json(const Json& json)
+    requires readable_from_json<T>
+  {
+    if (json.is_null()) return std::nullopt;
+    return value_traits<T>::from_json(json);
+  }
+};
+
+/// Base for value_traits of an enum that travels as a string; the specialization provides `names`,
+/// an array of {enumerator, text} pairs.
+template <class E>
+struct string_enum {
+  static constexpr std::string_view name = "str";
+  static Json to_json(E value) {
+    for (const auto& [enumerator, text] : value_traits<E>::names) {
+      if (enumerator == value) return std::string(text);
+    }
+    throw ArgumentError("", "enumerator " + std::to_string(static_cast<long long>(value)) + " has no name");
+  }
+  static E from_json(const Json& json) {
+    std::string expected = "one of";
+    for (const auto& [enumerator, text] : value_traits<E>::names) {
+      if (json.is_string() && json.get_ref<const std::string&>() == text) return enumerator;
+      expected += (expected.back() == 'f' ? " \"" : ", \"") + std::string(text) + "\"";
+    }
+    conversion_error(expected, json);
+  }
+};
+
+}  // namespace torchsystem

@@ -1,0 +1,342 @@
+#include "torchsystem/class.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <typeindex>
+#include <unordered_map>
+
+#include "torchsystem/identity.hpp"
+
+namespace torchsystem {
+namespace {
+
+// Entities named in a configuration are built recursively; a bound keeps a hostile configuration
+// from exhausting the stack.
+constexpr int max_entity_nesting = 200;
+thread_local int entity_nesting = 0;
+
+class NestingGuard {
+ public:
+  NestingGuard() {
+    if (++entity_nesting > max_entity_nesting) {
+      --entity_nesting;
+      throw ArgumentError("", "entities nested deeper than " + std::to_string(max_entity_nesting) + " levels");
+    }
+  }
+  ~NestingGuard() { --entity_nesting; }
+  NestingGuard(const NestingGuard&) = delete;
+  NestingGuard& operator=(const NestingGuard&) = delete;
+};
+
+template <class Range, class Value>
+bool contains(const Range& range, const Value& value) {
+  return std::find(range.begin(), range.end(), value) != range.end();
+}
+
+std::string describe_argument(const CallArgument& argument) {
+  if (argument.entity) {
+    if (const EntityRecord* record = argument.entity.record()) return "a " + record->name();
+    return "a " + unqualified_type_name(argument.entity.type()) + " not created through torchsystem";
+  }
+  if (argument.json) return describe_json(*argument.json);
+  if (argument.cpp_type) return "a C++ " + unqualified_type_name(*argument.cpp_type);
+  return "nothing";
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const auto& name : names) joined += (joined.empty() ? "" : ", ") + name;
+  return joined;
+}
+
+}  // namespace
+
+ClassInfo::ClassInfo(Definition definition)
+    : name_(std::move(definition.name)),
+      registered_name_(definition.registered_name),
+      type_(definition.type),
+      signature_(definition.signature),
+      factory_(definition.factory),
+      parameters_(std::move(definition.parameters)),
+      excluded_positions_(std::move(definition.excluded_positions)),
+      excluded_names_(std::move(definition.excluded_names)),
+      default_factories_(std::move(definition.default_factories)) {
+  validate();
+}
+
+ClassInfo::~ClassInfo() = default;
+
+void ClassInfo::validate() const {
+  const auto fail = [this](const std::string& reason) {
+    throw RegistrationError("cannot register " + name_ + ": " + reason);
+  };
+  if (name_.empty()) fail("the name is empty");
+  require_utf8(name_, "a class name");
+  bool seen_default = false;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const Parameter& parameter = parameters_[i];
+    if (parameter.name.empty()) fail("parameter " + std::to_string(i) + " has an empty name");
+    require_utf8(parameter.name, "a parameter name");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (parameters_[j].name == parameter.name) fail("parameter '" + parameter.name + "' is declared twice");
+    }
+    if (seen_default && !parameter.has_default) {
+      fail("parameter '" + parameter.name + "' without a default follows a parameter with one");
+    }
+    seen_default = seen_default || parameter.has_default;
+    if (!parameter.has_json_form && !parameter.is_entity && !is_excluded(i)) {
+      fail("parameter '" + parameter.name +
+           "' has a type with no identity form; exclude it with excluded_args or excluded_kwargs, or declare "
+           "value_traits for its type");
+    }
+  }
+  for (std::size_t position : excluded_positions_) {
+    if (position >= parameters_.size()) {
+      fail("excluded position " + std::to_string(position) + " is past the last parameter");
+    }
+  }
+  for (const auto& excluded : excluded_names_) {
+    const bool known = std::any_of(parameters_.begin(), parameters_.end(),
+                                   [&](const Parameter& parameter) { return parameter.name == excluded; });
+    if (!known) fail("excluded keyword '" + excluded + "' is not a parameter");
+  }
+}
+
+bool ClassInfo::is_excluded(std::size_t index) const {
+  return contains(excluded_positions_, index) || contains(excluded_names_, parameters_[index].name);
+}
+
+Json ClassInfo::signature() const {
+  Json signature = Json::object();
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (!is_excluded(i)) signature[parameters_[i].name] = parameters_[i].type;
+  }
+  return signature;
+}
+
+std::string ClassInfo::describe() const {
+  std::string text = name_ + "(";
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const Parameter& parameter = parameters_[i];
+    text += (i ? ", " : "") + parameter.name + ": " + parameter.type;
+    if (parameter.default_json) text += " = " + describe_json(*parameter.default_json);
+    else if (parameter.has_default) text += " = <computed>";
+  }
+  text += ")";
+  if (registered_name_) text += " named";
+  if (!excluded_positions_.empty()) {
+    std::string positions;
+    for (std::size_t position : excluded_positions_) positions += (positions.empty() ? "" : ", ") + std::to_string(position);
+    text += " excluded_args{" + positions + "}";
+  }
+  if (!excluded_names_.empty()) text += " excluded_kwargs{" + join_names(excluded_names_) + "}";
+  return text;
+}
+
+bool ClassInfo::same_definition(const ClassInfo& other) const {
+  const auto same_parameter = [](const Parameter& a, const Parameter& b) {
+    return a.name == b.name && a.type == b.type && a.has_default == b.has_default &&
+           a.default_json == b.default_json && a.is_entity == b.is_entity && a.has_json_form == b.has_json_form;
+  };
+  const auto same_type = [](const std::type_info* a, const std::type_info* b) {
+    return a == b || (a && b && *a == *b);
+  };
+  return name_ == other.name_ && registered_name_ == other.registered_name_ && *type_ == *other.type_ &&
+         *signature_ == *other.signature_ && *factory_ == *other.factory_ &&
+         std::equal(parameters_.begin(), parameters_.end(), other.parameters_.begin(), other.parameters_.end(),
+                    same_parameter) &&
+         excluded_positions_ == other.excluded_positions_ && excluded_names_ == other.excluded_names_ &&
+         std::equal(default_factories_.begin(), default_factories_.end(), other.default_factories_.begin(),
+                    other.default_factories_.end(), same_type);
+}
+
+std::vector<CallArgument*> ClassInfo::bind(CallArguments& arguments) const {
+  std::vector<CallArgument*> slots(parameters_.size(), nullptr);
+  const auto positional = static_cast<std::size_t>(std::count_if(
+      arguments.begin(), arguments.end(), [](const CallArgument& argument) { return argument.keyword.empty(); }));
+  if (positional > parameters_.size()) {
+    throw ArgumentError(name_, "takes " + std::to_string(parameters_.size()) + " positional argument" +
+                                   (parameters_.size() == 1 ? "" : "s") + " but " + std::to_string(positional) +
+                                   " were given");
+  }
+  std::size_t next = 0;
+  bool seen_keyword = false;
+  for (CallArgument& argument : arguments) {
+    if (argument.keyword.empty()) {
+      if (seen_keyword) throw ArgumentError(name_, "a positional argument follows a keyword argument");
+      slots[next++] = &argument;
+      continue;
+    }
+    seen_keyword = true;
+    const auto found = std::find_if(parameters_.begin(), parameters_.end(),
+                                    [&](const Parameter& parameter) { return parameter.name == argument.keyword; });
+    if (found == parameters_.end()) {
+      std::vector<std::string> names;
+      for (const auto& parameter : parameters_) names.push_back(parameter.name);
+      const auto close = close_names(argument.keyword, names, 1);
+      throw ArgumentError(name_ + "." + std::string(argument.keyword),
+                          "unknown parameter" + (close.empty() ? "" : "; did you mean '" + close.front() + "'?") +
+                              " (" + name_ + " takes: " + (names.empty() ? "no parameters" : join_names(names)) +
+                              ")");
+    }
+    const auto index = static_cast<std::size_t>(found - parameters_.begin());
+    if (slots[index]) throw ArgumentError(name_ + "." + found->name, "got multiple values");
+    slots[index] = &argument;
+  }
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (!slots[i] && !parameters_[i].has_default) {
+      throw ArgumentError(name_ + "." + parameters_[i].name, "missing required argument of type " + parameters_[i].type);
+    }
+  }
+  return slots;
+}
+
+Object ClassInfo::build(CallArguments& arguments, const Resolver* resolver) const {
+  std::vector<CallArgument*> slots = bind(arguments);
+  return make(arguments, slots, resolver);
+}
+
+Object ClassInfo::build_from_json(const Json& arguments, const Resolver* resolver, CallArguments code) const {
+  if (!arguments.is_object()) {
+    throw ArgumentError(name_, "arguments must be a JSON object, got " + describe_json(arguments));
+  }
+  CallArguments call;
+  call.reserve(arguments.size() + code.size());
+  for (CallArgument& argument : code) {
+    if (argument.keyword.empty()) call.push_back(std::move(argument));
+  }
+  for (auto item = arguments.begin(); item != arguments.end(); ++item) {
+    CallArgument& argument = call.emplace_back();
+    argument.keyword = item.key();
+    argument.json = item.value();
+  }
+  for (CallArgument& argument : code) {
+    if (!argument.keyword.empty()) call.push_back(std::move(argument));
+  }
+  return build(call, resolver);
+}
+
+Json ClassInfo::record(const CallArguments& arguments) const {
+  Json recorded = Json::object();
+  std::size_t position = 0;
+  for (const CallArgument& argument : arguments) {
+    std::size_t index = 0;
+    if (argument.keyword.empty()) {
+      index = position++;
+      if (contains(excluded_positions_, index)) continue;
+    } else {
+      if (contains(excluded_names_, argument.keyword)) continue;
+      while (parameters_[index].name != argument.keyword) ++index;
+    }
+    const std::string& key = parameters_[index].name;
+    if (argument.entity) {
+      const EntityRecord* entity = argument.entity.record();
+      if (!entity) {
+        throw ArgumentError(name_ + "." + key, "the " + unqualified_type_name(argument.entity.type()) +
+                                                   " passed has no identity: it was not created through "
+                                                   "torchsystem (create it with create<T> or a Registry, or "
+                                                   "exclude this parameter)");
+      }
+      recorded[key] = entity->argument_form(IdentityStyle::python);
+    } else if (argument.json) {
+      recorded[key] = *argument.json;
+    }
+    // A value with no JSON form has no Python identity at all (the reference could not dump it): it can
+    // only reach here through a parameter excluded the other way (by name when passed by position, or by
+    // position when passed by name), and it stays out of the identity.
+  }
+  return recorded;
+}
+
+void ClassInfo::rethrow_for_parameter(std::size_t index) const {
+  const std::string here = name_ + "." + parameters_[index].name;
+  try {
+    throw;
+  } catch (const ArgumentError& error) {
+    throw ArgumentError(error.path().empty() ? here : here + " -> " + error.path(), error.reason());
+  } catch (const NotAnEntityError& error) {
+    throw ArgumentError(here, error.what());
+  }
+}
+
+void ClassInfo::argument_type_error(std::size_t index, const CallArgument& argument) const {
+  throw ArgumentError("", "expected " + parameters_[index].type + ", got " + describe_argument(argument));
+}
+
+Object ClassInfo::resolve_entity(CallArgument& argument, const Resolver* resolver, std::string_view expected) const {
+  if (argument.entity) return argument.entity;
+  const auto form_error = [&] {
+    return ArgumentError("", "expected " + std::string(expected) +
+                                 " (a registered name or {\"name\": ..., \"arguments\": {...}}), got " +
+                                 describe_argument(argument));
+  };
+  if (!argument.json) throw form_error();
+  const Json& form = *argument.json;
+  const Json* name = &form;
+  const Json* arguments = nullptr;
+  if (form.is_object()) {
+    for (auto item = form.begin(); item != form.end(); ++item) {
+      if (item.key() != "name" && item.key() != "arguments") throw form_error();
+    }
+    if (!form.contains("name")) throw form_error();
+    name = &form["name"];
+    if (form.contains("arguments")) arguments = &form["arguments"];
+  }
+  if (!name->is_string()) throw form_error();
+  const auto& text = name->get_ref<const std::string&>();
+  if (!resolver) {
+    throw ArgumentError("", "cannot build \"" + text +
+                                "\" from its name here: names are resolved by a Registry (Registry::create or "
+                                "Registry::get)");
+  }
+  const ClassInfo* cls = resolver->find(text);
+  if (!cls) {
+    const auto close = resolver->suggest(text);
+    throw ArgumentError("", "unknown name \"" + text + "\"" +
+                                (close.empty() ? "" : "; did you mean: " + join_names(close) + "?"));
+  }
+  const NestingGuard guard;
+  argument.entity = cls->build_from_json(arguments ? *arguments : Json::object(), resolver);
+  return argument.entity;
+}
+
+std::unique_ptr<EntityRecord> ClassInfo::make_record(Json arguments, Json canonical) const {
+  return std::make_unique<EntityRecord>(*this, std::move(arguments), std::move(canonical));
+}
+
+namespace {
+
+struct ClassTable {
+  std::mutex mutex;
+  std::unordered_map<std::type_index, std::unique_ptr<ClassInfo>> classes;
+};
+
+ClassTable& class_table() {
+  static ClassTable table;
+  return table;
+}
+
+}  // namespace
+
+const ClassInfo& add_class(std::unique_ptr<ClassInfo> definition) {
+  ClassTable& table = class_table();
+  std::lock_guard lock(table.mutex);
+  auto [slot, inserted] = table.classes.try_emplace(std::type_index(definition->type()), nullptr);
+  if (inserted) {
+    slot->second = std::move(definition);
+    return *slot->second;
+  }
+  if (slot->second->same_definition(*definition)) return *slot->second;
+  throw RegistrationError("conflicting registration of " + unqualified_type_name(definition->type()) +
+                          ": it is registered as " + slot->second->describe() + ", not as " +
+                          definition->describe());
+}
+
+const ClassInfo& require_class(const ClassInfo* cls, const std::type_info& type) {
+  if (cls) return *cls;
+  const std::string name = unqualified_type_name(type);
+  throw RegistrationError(name + " is not registered: call torchsystem::register_class<" + name +
+                          "(...)>(parameter names...) before creating one");
+}
+
+}  // namespace torchsystem

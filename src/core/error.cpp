@@ -1,0 +1,37 @@
+#include "torchsystem/error.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace torchsystem {
+namespace {
+
+std::string unknown_name_message(const std::string& name, const std::vector<std::string>& suggestions,
+                                 const std::string& where) {
+  std::string message = "unknown name \"" + name + "\" in " + where;
+  if (!suggestions.empty()) {
+    message += "; did you mean: ";
+    for (std::size_t i = 0; i < suggestions.size(); ++i) {
+      if (i != 0) message += ", ";
+      message += suggestions[i];
+    }
+    message += "?";
+  }
+  return message;
+}
+
+}  // namespace
+
+UnknownNameError::UnknownNameError(std::string name, std::vector<std::string> suggestions,
+                                   const std::string& where)
+    : Error(unknown_name_message(name, suggestions, where)),
+      name_(std::move(name)),
+      suggestions_(std::move(suggestions)) {}
+
+ArgumentError::ArgumentError(std::string path, std::string reason)
+    : Error(path.empty() ? reason : path + ": " + reason),
+      path_(std::move(path)),
+      reason_(std::move(reason)) {}
+
+}  // namespace torchsystem

@@ -1,0 +1,181 @@
+#include "torchsystem/registry.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <numeric>
+
+namespace torchsystem {
+namespace {
+
+std::string lowercase(std::string_view text) {
+  std::string lowered(text);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lowered;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), std::size_t{0});
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> close_names(std::string_view name, const std::vector<std::string>& candidates,
+                                     std::size_t limit) {
+  const std::string wanted = lowercase(name);
+  const std::size_t tolerance = std::max<std::size_t>(1, (wanted.size() + 1) / 3);
+  std::vector<std::pair<std::size_t, std::size_t>> scored;  // (distance, candidate index)
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const std::string candidate = lowercase(candidates[i]);
+    std::size_t distance = edit_distance(wanted, candidate);
+    const bool prefix = !wanted.empty() && (candidate.starts_with(wanted) || wanted.starts_with(candidate));
+    if (prefix) distance = std::min<std::size_t>(distance, 1);
+    if (distance <= tolerance) scored.emplace_back(distance, i);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < scored.size() && names.size() < limit; ++i) {
+    names.push_back(candidates[scored[i].second]);
+  }
+  return names;
+}
+
+RegistryBase::RegistryBase(std::string description) : description_(std::move(description)) {}
+
+RegistryBase::~RegistryBase() = default;
+
+std::vector<std::string> RegistryBase::keys() const {
+  std::shared_lock lock(mutex_);
+  return order_;
+}
+
+bool RegistryBase::contains(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  return entries_.find(name) != entries_.end();
+}
+
+std::size_t RegistryBase::size() const {
+  std::shared_lock lock(mutex_);
+  return order_.size();
+}
+
+Json RegistryBase::signature(std::string_view name) const { return info(name).signature(); }
+
+const ClassInfo& RegistryBase::info(std::string_view name) const { return *entry(name).cls; }
+
+RegistryBase::Entry RegistryBase::entry(std::string_view name) const {
+  {
+    std::shared_lock lock(mutex_);
+    const auto found = entries_.find(name);
+    if (found != entries_.end()) return found->second;
+  }
+  throw UnknownNameError(std::string(name), close_names(name, keys()), description_);
+}
+
+void RegistryBase::insert(std::string key, const ClassInfo& cls, Upcast upcast) {
+  std::unique_lock lock(mutex_);
+  const auto found = entries_.find(key);
+  if (found != entries_.end()) {
+    if (found->second.cls == &cls) return;
+    throw RegistrationError(description_ + " already has \"" + key + "\" (" + found->second.cls->describe() +
+                            "); cannot add " + cls.describe() + " under the same name");
+  }
+  entries_.emplace(key, Entry{&cls, upcast});
+  order_.push_back(std::move(key));
+}
+
+void RegistryBase::include(const RegistryBase& other) {
+  // A cycle would make a lookup of an unknown name recurse forever.
+  std::vector<const RegistryBase*> pending{&other};
+  while (!pending.empty()) {
+    const RegistryBase* current = pending.back();
+    pending.pop_back();
+    if (current == this) throw RegistrationError(description_ + " cannot include itself, directly or through others");
+    std::shared_lock lock(current->mutex_);
+    pending.insert(pending.end(), current->included_.begin(), current->included_.end());
+  }
+  std::unique_lock lock(mutex_);
+  if (std::find(included_.begin(), included_.end(), &other) == included_.end()) included_.push_back(&other);
+}
+
+const ClassInfo* RegistryBase::find_here(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  const auto found = entries_.find(name);
+  return found == entries_.end() ? nullptr : found->second.cls;
+}
+
+const ClassInfo* RegistryBase::find(std::string_view name) const {
+  if (const ClassInfo* cls = find_here(name)) return cls;
+  std::vector<const RegistryBase*> included;
+  {
+    std::shared_lock lock(mutex_);
+    included = included_;
+  }
+  for (const RegistryBase* other : included) {
+    if (const ClassInfo* cls = other->find(name)) return cls;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> RegistryBase::suggest(std::string_view name) const {
+  std::vector<std::string> names = keys();
+  std::vector<const RegistryBase*> included;
+  {
+    std::shared_lock lock(mutex_);
+    included = included_;
+  }
+  for (const RegistryBase* other : included) {
+    for (auto& key : other->keys()) names.push_back(std::move(key));
+  }
+  return close_names(name, names);
+}
+
+std::shared_ptr<void> RegistryBase::build(const Entry& entry, CallArguments& arguments) const {
+  return entry.upcast(entry.cls->build(arguments, this));
+}
+
+std::shared_ptr<void> RegistryBase::build(std::string_view name, const Json& arguments, CallArguments code) const {
+  const Entry found = entry(name);
+  return found.upcast(found.cls->build_from_json(arguments, this, std::move(code)));
+}
+
+std::shared_ptr<void> RegistryBase::build(const Json& config, CallArguments code) const {
+  const auto fail = [](const std::string& reason) { throw ArgumentError("config", reason); };
+  if (!config.is_object()) {
+    fail("expected an object {\"name\": ..., \"arguments\": {...}}, got " + describe_json(config));
+  }
+  for (auto item = config.begin(); item != config.end(); ++item) {
+    if (item.key() != "name" && item.key() != "arguments" && item.key() != "hash") {
+      fail("unexpected key \"" + item.key() + "\" (a configuration has \"name\", \"arguments\" and \"hash\")");
+    }
+  }
+  if (!config.contains("name") || !config["name"].is_string()) {
+    fail("\"name\" must be the registered name as a string" +
+         std::string(config.contains("name") ? ", got " + describe_json(config["name"]) : " and is missing"));
+  }
+  const Json empty = Json::object();
+  const Json& arguments = config.contains("arguments") ? config["arguments"] : empty;
+  if (config.contains("hash") && !config["hash"].is_string()) {
+    fail("\"hash\" must be a string, got " + describe_json(config["hash"]));
+  }
+  const Entry found = entry(config["name"].get_ref<const std::string&>());
+  Object object = found.cls->build_from_json(arguments, this, std::move(code));
+  // A hash fixed with sethash is part of the identity getmetadata reports; keep it across the round trip.
+  if (config.contains("hash")) require_record(object).set_hash(config["hash"].get<std::string>());
+  return found.upcast(object);
+}
+
+}  // namespace torchsystem
