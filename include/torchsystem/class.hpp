@@ -159,6 +159,8 @@ class ClassInfo {
   /// True when registered with named(...): the name is then part of each object's metadata.
   bool has_registered_name() const noexcept { return registered_name_; }
   const std::type_info& type() const noexcept { return *type_; }
+  /// The type of the objects constructed (T itself, or the object a handle type T holds).
+  const std::type_info& element_type() const noexcept { return *element_; }
   const std::vector<Parameter>& parameters() const noexcept { return parameters_; }
   const std::vector<std::size_t>& excluded_positions() const noexcept { return excluded_positions_; }
   const std::vector<std::string>& excluded_names() const noexcept { return excluded_names_; }
@@ -180,6 +182,7 @@ class ClassInfo {
     std::string name;
     bool registered_name = false;
     const std::type_info* type = nullptr;
+    const std::type_info* element = nullptr;
     const std::type_info* signature = nullptr;
     const std::type_info* factory = nullptr;
     std::vector<Parameter> parameters;
@@ -210,6 +213,7 @@ class ClassInfo {
   std::string name_;
   bool registered_name_;
   const std::type_info* type_;
+  const std::type_info* element_;
   const std::type_info* signature_;
   const std::type_info* factory_;
   std::vector<Parameter> parameters_;
@@ -306,7 +310,7 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
         values);
     std::shared_ptr<element_type> pointer(
         raw, EntityDeleter{std::move(entity), [](void* object) { delete static_cast<element_type*>(object); }});
-    return Object::exact(std::move(pointer));
+    return Object(std::move(pointer));
   }
 
  private:
@@ -393,6 +397,7 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
 
   typename ClassInfo::Definition definition;
   definition.type = &typeid(T);
+  definition.element = &typeid(typename handle_traits<T>::element_type);
   definition.signature = &typeid(Signature);
   definition.factory = &typeid(F);
   definition.name = unqualified_type_name(typeid(typename handle_traits<T>::element_type));

@@ -100,26 +100,19 @@ class Object {
   explicit Object(std::shared_ptr<U> pointer)
       : pointer_(std::const_pointer_cast<std::remove_const_t<U>>(std::move(pointer))),
         type_(&typeid(std::remove_const_t<U>)),
-        throw_pointer_([](void* raw) { throw static_cast<std::remove_const_t<U>*>(raw); }) {}
+        throw_pointer_([](void* raw) { throw static_cast<std::remove_const_t<U>*>(raw); }),
+        exact_(created_as(record(), *type_)) {}
 
   explicit operator bool() const noexcept { return pointer_ != nullptr; }
   const std::type_info& type() const noexcept { return type_ ? *type_ : typeid(void); }
   const EntityRecord* record() const noexcept { return find_record(pointer_); }
-
-  /// An Object for a pointer whose static type is the dynamic type of the object (as the library
-  /// creates them): its base-class offsets are then the same for every object and can be cached.
-  template <class U>
-  static Object exact(std::shared_ptr<U> pointer) {
-    Object object(std::move(pointer));
-    object.exact_ = true;
-    return object;
-  }
 
   /// The object as a B, sharing ownership; nullptr when it is not a B.
   template <class B>
   std::shared_ptr<B> as() const {
     if (!pointer_) return nullptr;
     if (*type_ == typeid(B)) return std::static_pointer_cast<B>(pointer_);
+    // For an object the library created as exactly U, base offsets are the same for every object.
     if (exact_) {
       if (const auto offset = find_base_offset(*type_, typeid(B))) {
         if (*offset == not_a_base) return nullptr;
@@ -143,6 +136,8 @@ class Object {
 
  private:
   static constexpr std::ptrdiff_t not_a_base = PTRDIFF_MIN;
+  /// True when the library created the object as exactly `type` (its dynamic type is then `type`).
+  static bool created_as(const EntityRecord* record, const std::type_info& type) noexcept;
   static std::optional<std::ptrdiff_t> find_base_offset(const std::type_info& type, const std::type_info& base);
   static void store_base_offset(const std::type_info& type, const std::type_info& base, std::ptrdiff_t offset);
 

@@ -55,6 +55,7 @@ ClassInfo::ClassInfo(Definition definition)
     : name_(std::move(definition.name)),
       registered_name_(definition.registered_name),
       type_(definition.type),
+      element_(definition.element),
       signature_(definition.signature),
       factory_(definition.factory),
       parameters_(std::move(definition.parameters)),

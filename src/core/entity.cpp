@@ -56,6 +56,10 @@ void Object::store_base_offset(const std::type_info& type, const std::type_info&
   cache.offsets.emplace(std::pair<std::type_index, std::type_index>{type, base}, offset);
 }
 
+bool Object::created_as(const EntityRecord* record, const std::type_info& type) noexcept {
+  return record && record->cls().element_type() == type;
+}
+
 std::size_t live_entities() noexcept { return live_count.load(std::memory_order_relaxed); }
 
 std::string EntityRecord::name() const {

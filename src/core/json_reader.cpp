@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,9 +18,49 @@
 namespace torchsystem {
 namespace {
 
-// nlohmann's SAX callbacks do not say where in the text they are. This iterator records the address of
-// every byte the lexer reads, so a refusal raised in a callback (too deep, integer too large) can still
-// name its byte offset.
+// Python's json.loads (and json.dumps, which writes them) accept NaN, Infinity and -Infinity, which
+// strict JSON does not. The iterator below hands the lexer a number in their place; these are the
+// numbers, each underflowing to zero so the lexer accepts it, and the builder turns them back only when
+// the iterator says it substituted one (a genuine literal with the same digits stays a zero).
+enum class Special { none, nan, infinity, negative_infinity };
+struct Substitute {
+  std::string_view literal;
+  std::string_view number;
+  Special special;
+};
+constexpr Substitute substitutes[] = {
+    {"NaN", "0e-999999990", Special::nan},
+    {"Infinity", "0e-999999991", Special::infinity},
+    {"-Infinity", "-0e-999999991", Special::negative_infinity},
+};
+
+// What the iterator tells the builder: the last byte of the text the lexer read (nlohmann's SAX
+// callbacks do not say where they are, so a refusal raised in a callback uses this to name its offset),
+// and the special value it substituted last, if the builder has not taken it yet.
+struct ReadState {
+  const char* last_read = nullptr;
+  Special substituted = Special::none;
+  struct Span {
+    std::size_t emitted;   // where the substitute starts among the bytes handed to the lexer
+    std::size_t original;  // where the literal starts in the text
+    const Substitute* substitute;
+  };
+  std::vector<Span> spans;  // every substitution so far, in order
+
+  /// The offset in the text of the byte the lexer saw at `emitted`.
+  std::size_t original_offset(std::size_t emitted) const {
+    std::size_t offset = emitted;
+    for (const Span& span : spans) {
+      if (emitted < span.emitted) break;
+      if (emitted < span.emitted + span.substitute->number.size()) return span.original;
+      offset = offset - span.substitute->number.size() + span.substitute->literal.size();
+    }
+    return offset;
+  }
+};
+
+// Walks the text for nlohmann's lexer, recording what it read and substituting Python's literals
+// outside strings.
 class TrackingIterator {
  public:
   using iterator_category = std::input_iterator_tag;
@@ -28,29 +69,73 @@ class TrackingIterator {
   using pointer = const char*;
   using reference = const char&;
 
-  TrackingIterator(const char* position, const char** last_read)
-      : position_(position), last_read_(last_read) {}
+  TrackingIterator(const char* position, const char* end, ReadState* state)
+      : start_(position), position_(position), end_(end), state_(state) {
+    begin_token();
+  }
 
   const char& operator*() const {
-    *last_read_ = position_;
-    return *position_;
+    state_->last_read = position_;
+    return substitute_ ? substitute_->number[within_] : *position_;
   }
   TrackingIterator& operator++() {
+    ++emitted_;
+    if (substitute_) {
+      if (++within_ < substitute_->number.size()) return *this;
+      position_ += substitute_->literal.size();
+      substitute_ = nullptr;
+      within_ = 0;
+      begin_token();
+      return *this;
+    }
+    track_strings(*position_);
     ++position_;
+    begin_token();
     return *this;
   }
   TrackingIterator operator++(int) {
     TrackingIterator before = *this;
-    ++position_;
+    ++*this;
     return before;
   }
   friend bool operator==(const TrackingIterator& a, const TrackingIterator& b) {
-    return a.position_ == b.position_;
+    return a.position_ == b.position_ && a.substitute_ == b.substitute_ && a.within_ == b.within_;
   }
 
  private:
+  void track_strings(char c) {
+    if (escaped_) {
+      escaped_ = false;
+    } else if (in_string_ && c == '\\') {
+      escaped_ = true;
+    } else if (c == '"') {
+      in_string_ = !in_string_;
+    }
+  }
+
+  void begin_token() {
+    if (in_string_ || position_ == end_ || (*position_ != 'N' && *position_ != 'I' && *position_ != '-')) return;
+    const std::string_view rest(position_, static_cast<std::size_t>(end_ - position_));
+    for (const Substitute& candidate : substitutes) {
+      if (rest.starts_with(candidate.literal)) {
+        substitute_ = &candidate;
+        within_ = 0;
+        state_->substituted = candidate.special;
+        state_->spans.push_back({emitted_, static_cast<std::size_t>(position_ - start_), &candidate});
+        return;
+      }
+    }
+  }
+
+  const char* start_;
   const char* position_;
-  const char** last_read_;
+  const char* end_;
+  ReadState* state_;
+  std::size_t emitted_ = 0;  // bytes handed to the lexer so far
+  const Substitute* substitute_ = nullptr;
+  std::size_t within_ = 0;
+  bool in_string_ = false;
+  bool escaped_ = false;
 };
 
 // Appends `text` with bytes outside printable ASCII shown as \xNN, so messages stay printable even when
@@ -80,8 +165,7 @@ constexpr std::size_t linear_key_limit = 16;
 
 class DomBuilder {
  public:
-  DomBuilder(Json& root, std::string_view text, const char* const& last_read)
-      : root_(root), text_(text), last_read_(last_read) {}
+  DomBuilder(Json& root, std::string_view text, ReadState& state) : root_(root), text_(text), state_(state) {}
 
   bool null() { return put(Json(nullptr)); }
   bool boolean(bool value) { return put(Json(value)); }
@@ -89,12 +173,18 @@ class DomBuilder {
   bool number_unsigned(Json::number_unsigned_t value) { return put(Json(value)); }
 
   bool number_float(Json::number_float_t value, const std::string& lexeme) {
+    if (state_.substituted != Special::none) {
+      const Special special = std::exchange(state_.substituted, Special::none);
+      for (const Substitute& candidate : substitutes) {
+        if (candidate.special == special && candidate.number == lexeme) return put(Json(special_value(special)));
+      }
+    }
     // The lexer falls back to a float for an integer literal that overflows 64 bits. Python keeps such
     // an integer exact, so accepting the float would give a wrong hash.
     if (lexeme.find_first_of(".eE") == std::string::npos) {
       // The lexer has read one byte past the number (or stopped at the end), so the literal starts at
       // the last occurrence of it that begins no later than that byte.
-      const std::size_t read = static_cast<std::size_t>(last_read_ - text_.data());
+      const std::size_t read = static_cast<std::size_t>(state_.last_read - text_.data());
       const std::size_t start = text_.rfind(lexeme, read);
       return fail(start == std::string_view::npos ? read : start,
                   "integer " + shorten(lexeme, 40) + " is outside the 64-bit range (" +
@@ -162,7 +252,17 @@ class DomBuilder {
       what.remove_prefix(bracket + 2);
     }
     // `position` counts the bytes read, the offending one included (or one past the end at the end).
-    return fail(position == 0 ? 0 : position - 1, shorten(what, 200));
+    std::string message(what);
+    if (!state_.spans.empty()) {
+      // The lexer quotes what it read, which holds the substitutes: show the literals that were written.
+      for (const Substitute& candidate : substitutes) {
+        for (std::size_t at = message.find(candidate.number); at != std::string::npos;
+             at = message.find(candidate.number, at + candidate.literal.size())) {
+          message.replace(at, candidate.number.size(), candidate.literal);
+        }
+      }
+    }
+    return fail(state_.original_offset(position == 0 ? 0 : position - 1), shorten(message, 200));
   }
 
   const std::string& error() const { return error_; }
@@ -175,7 +275,7 @@ class DomBuilder {
 
   bool open(Json::value_t type) {
     if (stack_.size() >= max_nesting_depth) {
-      return fail(static_cast<std::size_t>(last_read_ - text_.data()),
+      return fail(static_cast<std::size_t>(state_.last_read - text_.data()),
                   "arrays and objects nested deeper than " + std::to_string(max_nesting_depth) + " levels");
     }
     Json* value = place(Json(type));
@@ -221,9 +321,15 @@ class DomBuilder {
     return false;
   }
 
+  static double special_value(Special special) {
+    if (special == Special::nan) return std::numeric_limits<double>::quiet_NaN();
+    const double infinity = std::numeric_limits<double>::infinity();
+    return special == Special::infinity ? infinity : -infinity;
+  }
+
   Json& root_;
   std::string_view text_;
-  const char* const& last_read_;
+  ReadState& state_;
   std::vector<Frame> stack_;
   Json* pending_ = nullptr;
   std::string error_;
@@ -233,10 +339,12 @@ class DomBuilder {
 
 Json parse_json(std::string_view text) {
   Json root;
-  const char* last_read = text.data();
-  DomBuilder builder(root, text, last_read);
-  const TrackingIterator first(text.data(), &last_read);
-  const TrackingIterator last(text.data() + text.size(), &last_read);
+  ReadState state;
+  state.last_read = text.data();
+  DomBuilder builder(root, text, state);
+  const char* const end = text.data() + text.size();
+  const TrackingIterator first(text.data(), end, &state);
+  const TrackingIterator last(end, end, &state);
   if (!Json::sax_parse(first, last, &builder)) throw JsonError(builder.error());
   return root;
 }

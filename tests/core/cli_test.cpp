@@ -100,6 +100,14 @@ TEST_F(Cli, HashOfTheExampleModel) {
   EXPECT_EQ(result.err, "");
 }
 
+// Python writes NaN and Infinity literals in json.dumps output, so lines it made may hold them. The hash
+// was computed by python3: md5(('Model' + json.dumps({'x': nan, 'y': [inf, -inf]})).encode()).
+TEST_F(Cli, AcceptsPythonsSpecialFloatLiterals) {
+  const Outcome result = run({"hash", "Model", R"({"x": NaN, "y": [Infinity, -Infinity]})"});
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(result.out, "1873b6ca94f329f849713a96c0095b03\n");
+}
+
 TEST_F(Cli, ArgumentsDefaultToAnEmptyObject) {
   const Outcome without = run({"hash", "Model"});
   EXPECT_EQ(without.status, 0) << without.err;
@@ -254,7 +262,7 @@ TEST_F(Cli, BadArgumentsAreRefusedWithAMessage) {
       {{"hash", "Model", std::string(100000, '[')},
        "cannot read ARGUMENTS_JSON: JSON error at byte 1000: arrays and objects nested deeper than 1000 "
        "levels"},
-      {{"hash", "Model", R"({"x": NaN})"},
+      {{"hash", "Model", R"({"x": Nan})"},
        "cannot read ARGUMENTS_JSON: JSON error at byte 6: syntax error while parsing value - invalid "
        "literal"},
   };

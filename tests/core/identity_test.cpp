@@ -57,7 +57,9 @@ struct VectorLine {
 };
 
 // CTest shows the parameter in each test's name; the default would be a hex dump of the struct.
-void PrintTo(const VectorLine& vector, std::ostream* out) { *out << vector.file << ":" << vector.number; }
+void PrintTo(const VectorLine& vector, std::ostream* out) {
+  *out << vector.file << ":" << vector.number;
+}
 
 std::vector<VectorLine> load_vectors(const std::string& file) {
   const std::vector<std::string> lines = read_lines(std::filesystem::path(TORCHSYSTEM_TEST_DATA) / file);

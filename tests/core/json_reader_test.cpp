@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -160,13 +161,41 @@ TEST(ParseJson, RefusesMalformedText) {
   EXPECT_TRUE(contains(json_error("{'a': 1}"), "at byte 1"));
   EXPECT_TRUE(contains(json_error("01"), "expected end of input"));
   EXPECT_TRUE(contains(json_error("\"a\nb\""), "control character U+000A (LF) must be escaped"));
-  // Python's json.loads accepts these extensions; strict JSON (and this reader) does not.
-  EXPECT_TRUE(contains(json_error(R"({"a": NaN})"), "invalid literal"));
-  EXPECT_TRUE(contains(json_error("Infinity"), "invalid literal"));
+  // Python's literals are accepted exactly as written: nothing else that starts like them.
+  EXPECT_TRUE(contains(json_error(R"({"a": Nan})"), "invalid literal"));
+  EXPECT_TRUE(contains(json_error("NaNa"), "at byte 3"));
+  EXPECT_TRUE(contains(json_error("-Inf"), "at byte 1"));
+  EXPECT_TRUE(contains(json_error("nan"), "invalid literal"));
   // A lone surrogate escape has no UTF-8 form, so it cannot be kept.
   EXPECT_TRUE(contains(json_error(R"("\ud800")"), "surrogate"));
   // Python reads 1e400 as inf; refusing it is safer than hashing a value nobody wrote.
   EXPECT_TRUE(contains(json_error("1e400"), "number overflow"));
+}
+
+// Python's json.loads reads NaN, Infinity and -Infinity, and json.dumps writes them, so a line made by
+// Python may hold them. The expected hash was computed by python3:
+//   hashlib.md5(('F' + json.dumps(json.loads(text))).encode()).hexdigest()
+TEST(ParseJson, ReadsPythonsSpecialFloatLiterals) {
+  const std::string text = R"({"a": NaN, "b": [Infinity, -Infinity], "c": "NaN", "d": "-Infinity"})";
+  const Json value = parse_json(text);
+  EXPECT_TRUE(std::isnan(value["a"].get<double>()));
+  EXPECT_EQ(value["b"][0].get<double>(), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(value["b"][1].get<double>(), -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(value["c"], "NaN");
+  EXPECT_EQ(value["d"], "-Infinity");
+  EXPECT_EQ(dumps(value), text);
+  EXPECT_EQ(identity_hash("F", parse_json(R"({"a": NaN, "b": [Infinity, -Infinity], "c": "NaN"})")),
+            "3b05dda533c3597e063d63a75f917a67");
+}
+
+TEST(ParseJson, KeepsLiteralZerosThatLookLikeTheSubstitutes) {
+  // The reader stands in underflowing numbers for Python's literals; the same digits written in the text
+  // are still the number they say.
+  const Json value = parse_json("[0e-999999990, NaN, -0e-999999991]");
+  EXPECT_EQ(value[0].get<double>(), 0.0);
+  EXPECT_TRUE(std::isnan(value[1].get<double>()));
+  EXPECT_EQ(value[2].get<double>(), 0.0);
+  EXPECT_TRUE(std::signbit(value[2].get<double>()));
 }
 
 TEST(ParseJson, RefusesTrailingText) {
