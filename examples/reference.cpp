@@ -95,8 +95,8 @@ int main() {
   // Registry[T]: Foo registered plainly, Bar as 'bar' with its first position and 'z' excluded.
   ts::Registry<Layer> registry;
   registry.register_class<Foo(int, double, std::string)>("x", "y", "z");
-  registry.register_class<Bar(int, double, std::string)>("x", "y", "z", ts::named("bar"), ts::excluded_args{0},
-                                                         ts::excluded_kwargs{"z"});
+  registry.register_class<Bar(int, double, std::string)>("x", "y", "z", ts::named("bar"),
+                                                         ts::excluded_args{0}, ts::excluded_kwargs{"z"});
   std::cout << "registry keys " << ts::dumps(ts::Json(registry.keys())) << "\n";
   for (const auto& key : registry.keys()) {
     std::cout << "  signature(" << key << ") " << ts::dumps(registry.signature(key)) << "\n";
@@ -113,8 +113,8 @@ int main() {
             << (ts::gethash(rebuilt) == ts::gethash(nested) ? " (same)" : " (DIFFERENT)") << "\n";
 
   const auto by_keyword = ts::create<Model>("z"_a = "3", "y"_a = 2.0, "x"_a = 1);
-  std::cout << "Model(z=\"3\", y=2.0, x=1)\n  hash      " << ts::gethash(by_keyword) << " (python style)\n  canonical "
-            << ts::gethash(by_keyword, ts::IdentityStyle::canonical) << " = Model(1, 2.0, \"3\"): "
-            << ts::gethash(model, ts::IdentityStyle::canonical) << "\n";
+  std::cout << "Model(z=\"3\", y=2.0, x=1)\n  hash      " << ts::gethash(by_keyword)
+            << " (python style)\n  canonical " << ts::gethash(by_keyword, ts::IdentityStyle::canonical)
+            << " = Model(1, 2.0, \"3\"): " << ts::gethash(model, ts::IdentityStyle::canonical) << "\n";
   return 0;
 }

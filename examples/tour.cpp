@@ -54,7 +54,9 @@ struct Loss : Layer {
   Reduction reduction;
 };
 
-void print(const std::string& label, const ts::Json& value) { std::cout << label << " " << ts::dumps(value) << "\n"; }
+void print(const std::string& label, const ts::Json& value) {
+  std::cout << label << " " << ts::dumps(value) << "\n";
+}
 
 }  // namespace
 
@@ -116,6 +118,7 @@ int main() {
                                    "output_size"_a = 10, "activation"_a = layers.get("ReLU")());
   std::cout << "python hashes differ: " << (ts::gethash(a) != ts::gethash(b)) << "\n"
             << "canonical hashes equal: "
-            << (ts::gethash(a, ts::IdentityStyle::canonical) == ts::gethash(b, ts::IdentityStyle::canonical)) << "\n";
+            << (ts::gethash(a, ts::IdentityStyle::canonical) == ts::gethash(b, ts::IdentityStyle::canonical))
+            << "\n";
   return 0;
 }

@@ -43,12 +43,27 @@ namespace torchsystem {
 
 /// One argument of a call: its identity form when it has one, the entity it refers to, or the value
 /// itself when it travels in code only (a tensor, an optimizer's parameters).
-struct CallArgument {
+class CallArgument {
+ public:
   std::string_view keyword;          ///< empty for a positional argument
-  std::optional<Json> json;          ///< identity form (and configuration form) of the value
   Object entity;                     ///< the object, when the argument is an entity handle
   std::any value;                    ///< the value, when it has no JSON form
   const std::type_info* cpp_type{};  ///< the C++ type of `value`, for messages
+
+  /// The identity form (and configuration form) of the value, or nullptr when it has none.
+  const Json* json() const noexcept { return borrowed_ ? borrowed_ : (owns_json_ ? &owned_ : nullptr); }
+  void set_json(Json json) {
+    owned_ = std::move(json);
+    owns_json_ = true;
+    borrowed_ = nullptr;
+  }
+  /// Refers to a value in a configuration that outlives the call, without copying it.
+  void refer_to_json(const Json& json) noexcept { borrowed_ = &json; }
+
+ private:
+  Json owned_;
+  bool owns_json_ = false;
+  const Json* borrowed_ = nullptr;
 };
 using CallArguments = std::vector<CallArgument>;
 
@@ -59,8 +74,10 @@ CallArgument make_argument(std::string_view keyword, A&& value) {
   argument.keyword = keyword;
   if constexpr (entity_handle<V>) {
     argument.entity = entity_traits<V>::to_object(value);
+    // An empty handle is Python's None: recorded as null, and a parameter takes it as an empty handle.
+    if (!argument.entity) argument.set_json(nullptr);
   } else if constexpr (has_json_form<V>) {
-    argument.json = value_traits<V>::to_json(value);
+    argument.set_json(value_traits<V>::to_json(value));
   } else {
     static_assert(std::is_copy_constructible_v<V>,
                   "an argument without a JSON form is carried in a std::any, which needs a copyable type");
@@ -106,7 +123,7 @@ class Resolver {
 
 struct Parameter {
   std::string name;
-  std::string type;                  ///< Python-style type name: int, float, str, bool, list, dict, Any, Module...
+  std::string type;  ///< Python-style type name: int, float, str, bool, list, dict, Any, Module...
   bool has_default = false;
   std::optional<Json> default_json;  ///< identity form of the default, when it has a fixed one
   bool is_entity = false;            ///< takes a registered object
@@ -117,7 +134,9 @@ struct Parameter {
 struct RegisteredName {
   std::string value;
 };
-inline RegisteredName named(std::string name) { return {std::move(name)}; }
+inline RegisteredName named(std::string name) {
+  return {std::move(name)};
+}
 
 /// Positions left out of the identity when passed positionally (the reference's `excluded_args`).
 struct excluded_args {
@@ -190,6 +209,7 @@ class ClassInfo {
     std::vector<std::string> excluded_names;
     std::vector<const std::type_info*> default_factories;  // per parameter: a computed default's type
   };
+
  protected:
   explicit ClassInfo(Definition definition);
 
@@ -203,6 +223,8 @@ class ClassInfo {
   /// Rethrows the error in flight (from converting parameter `index`) with this class's path in front.
   [[noreturn]] void rethrow_for_parameter(std::size_t index) const;
   [[noreturn]] void argument_type_error(std::size_t index, const CallArgument& argument) const;
+  [[noreturn]] void code_only_error(std::size_t index, const CallArgument& argument,
+                                    const std::type_info& type) const;
   Object resolve_entity(CallArgument& argument, const Resolver* resolver, std::string_view expected) const;
   std::unique_ptr<EntityRecord> make_record(Json arguments, Json canonical) const;
 
@@ -234,15 +256,20 @@ namespace detail {
 
 template <class P>
 std::string parameter_type_name() {
-  if constexpr (entity_handle<P>) return entity_traits<P>::type_name();
-  else if constexpr (has_type_name<P>) return std::string(value_traits<P>::name);
-  else return "Any";
+  if constexpr (entity_handle<P>)
+    return entity_traits<P>::type_name();
+  else if constexpr (has_type_name<P>)
+    return std::string(value_traits<P>::name);
+  else
+    return "Any";  // the reference's name for a parameter it cannot describe
 }
 
 template <class P>
 Json identity_form(const P& value, IdentityStyle style) {
   if constexpr (entity_handle<P>) {
-    return require_record(entity_traits<P>::to_object(value)).argument_form(style);
+    const Object object = entity_traits<P>::to_object(value);
+    if (!object) return nullptr;  // an empty handle is Python's None
+    return require_record(object).argument_form(style);
   } else {
     return value_traits<P>::to_json(value);
   }
@@ -287,6 +314,7 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
   using Values = std::tuple<std::decay_t<P>...>;
   template <std::size_t I>
   using Param = std::tuple_element_t<I, Values>;
+
  public:
   using Defaults = std::tuple<std::function<std::decay_t<P>()>...>;
 
@@ -308,15 +336,16 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
           }
         },
         values);
-    std::shared_ptr<element_type> pointer(
-        raw, EntityDeleter{std::move(entity), [](void* object) { delete static_cast<element_type*>(object); }});
+    std::shared_ptr<element_type> pointer(raw, EntityDeleter{std::move(entity), [](void* object) {
+                                                               delete static_cast<element_type*>(object);
+                                                             }});
     return Object(std::move(pointer));
   }
 
  private:
   template <std::size_t... I>
-  Values convert([[maybe_unused]] std::vector<CallArgument*>& slots, [[maybe_unused]] const Resolver* resolver,
-                 [[maybe_unused]] Json& canonical,
+  Values convert([[maybe_unused]] std::vector<CallArgument*>& slots,
+                 [[maybe_unused]] const Resolver* resolver, [[maybe_unused]] Json& canonical,
                  std::index_sequence<I...>) const {
     // Braced initialization converts the parameters left to right, so canonical keeps signature order.
     return Values{convert_one<I>(slots[I], resolver, canonical)...};
@@ -339,15 +368,17 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
   Param<I> from_argument(CallArgument& argument, const Resolver* resolver) const {
     using Target = Param<I>;
     if constexpr (entity_handle<Target>) {
-      Target handle = entity_traits<Target>::from_object(
-          resolve_entity(argument, resolver, parameters()[I].type));
+      const Object object = resolve_entity(argument, resolver, parameters()[I].type);
+      if (!object) return Target{};  // None
+      Target handle = entity_traits<Target>::from_object(object);
       if (!handle) argument_type_error(I, argument);
       return handle;
     } else {
       if constexpr (readable_from_json<Target>) {
-        if (argument.json) return value_traits<Target>::from_json(*argument.json);
+        if (const Json* json = argument.json()) return value_traits<Target>::from_json(*json);
       }
       if (auto* value = std::any_cast<Target>(&argument.value)) return std::move(*value);
+      if (!readable_from_json<Target> && argument.json()) code_only_error(I, argument, typeid(Target));
       argument_type_error(I, argument);
     }
   }
@@ -358,9 +389,12 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
 
 template <class S>
 std::string_view spec_name(const S& spec) {
-  if constexpr (is_keyword_value_v<S>) return spec.name;
-  else if constexpr (std::same_as<std::decay_t<S>, Arg>) return spec.name;
-  else return std::string_view(spec);
+  if constexpr (is_keyword_value_v<S>)
+    return spec.name;
+  else if constexpr (std::same_as<std::decay_t<S>, Arg>)
+    return spec.name;
+  else
+    return std::string_view(spec);
 }
 
 /// A default given as a callable that makes a fresh value for each object (an entity, typically).
@@ -392,8 +426,9 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
   using T = typename Traits::result;
   using Values = typename Traits::parameters;
   using ClassType = ClassImpl<Signature, F>;
-  static_assert((std::size_t{0} + ... + (is_parameter_spec<std::decay_t<S>> ? 1 : 0)) == Traits::arity,
-                "register_class needs exactly one name (or \"name\"_a = default) per parameter of the signature");
+  static_assert(
+      (std::size_t{0} + ... + (is_parameter_spec<std::decay_t<S>> ? 1 : 0)) == Traits::arity,
+      "register_class needs exactly one name (or \"name\"_a = default) per parameter of the signature");
 
   typename ClassInfo::Definition definition;
   definition.type = &typeid(T);
@@ -418,9 +453,10 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
     } else if constexpr (std::same_as<D, excluded_kwargs>) {
       definition.excluded_names.insert(definition.excluded_names.end(), spec.names.begin(), spec.names.end());
     } else {
-      static_assert(I != not_a_parameter,
-                    "register_class takes parameter names, \"name\"_a = default, named(...), excluded_args{...}, "
-                    "excluded_kwargs{...} and (first) factory(...)");
+      static_assert(
+          I != not_a_parameter,
+          "register_class takes parameter names, \"name\"_a = default, named(...), excluded_args{...}, "
+          "excluded_kwargs{...} and (first) factory(...)");
       using Target = std::tuple_element_t<I, Values>;
       Parameter& parameter = definition.parameters[I];
       parameter.name = std::string(spec_name(spec));
@@ -446,7 +482,8 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
   [&]<std::size_t... J>(std::index_sequence<J...>) {
     [[maybe_unused]] auto items = std::forward_as_tuple(std::forward<S>(specs)...);
     (take(std::integral_constant<std::size_t, J>{}, std::get<J>(std::move(items))), ...);
-  }(std::index_sequence_for<S...>{});
+  }
+  (std::index_sequence_for<S...>{});
   return std::make_unique<ClassType>(std::move(definition), std::move(defaults), std::move(function));
 }
 
@@ -458,7 +495,8 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
 template <class Signature, class F, class... S>
 const ClassInfo& register_class(Factory<F> function, S&&... specs) {
   using T = typename detail::signature_traits<Signature>::result;
-  const ClassInfo& info = add_class(detail::make_class<Signature>(std::move(function.function), std::forward<S>(specs)...));
+  const ClassInfo& info =
+      add_class(detail::make_class<Signature>(std::move(function.function), std::forward<S>(specs)...));
   registered_class<T>.store(&info, std::memory_order_release);
   return info;
 }
@@ -466,7 +504,8 @@ const ClassInfo& register_class(Factory<F> function, S&&... specs) {
 template <class Signature, class... S>
 const ClassInfo& register_class(S&&... specs) {
   using T = typename detail::signature_traits<Signature>::result;
-  const ClassInfo& info = add_class(detail::make_class<Signature>(DefaultFactory{}, std::forward<S>(specs)...));
+  const ClassInfo& info =
+      add_class(detail::make_class<Signature>(DefaultFactory{}, std::forward<S>(specs)...));
   registered_class<T>.store(&info, std::memory_order_release);
   return info;
 }

@@ -116,7 +116,8 @@ class Object {
     if (exact_) {
       if (const auto offset = find_base_offset(*type_, typeid(B))) {
         if (*offset == not_a_base) return nullptr;
-        return std::shared_ptr<B>(pointer_, reinterpret_cast<B*>(static_cast<char*>(pointer_.get()) + *offset));
+        return std::shared_ptr<B>(pointer_,
+                                  reinterpret_cast<B*>(static_cast<char*>(pointer_.get()) + *offset));
       }
     }
     // The static type is erased; the exception machinery still knows the derived-to-base conversions.
@@ -128,8 +129,9 @@ class Object {
     } catch (...) {
     }
     if (exact_) {
-      store_base_offset(*type_, typeid(B),
-                        base ? reinterpret_cast<char*>(base) - static_cast<char*>(pointer_.get()) : not_a_base);
+      store_base_offset(
+          *type_, typeid(B),
+          base ? reinterpret_cast<char*>(base) - static_cast<char*>(pointer_.get()) : not_a_base);
     }
     return base ? std::shared_ptr<B>(pointer_, base) : nullptr;
   }
@@ -138,8 +140,10 @@ class Object {
   static constexpr std::ptrdiff_t not_a_base = PTRDIFF_MIN;
   /// True when the library created the object as exactly `type` (its dynamic type is then `type`).
   static bool created_as(const EntityRecord* record, const std::type_info& type) noexcept;
-  static std::optional<std::ptrdiff_t> find_base_offset(const std::type_info& type, const std::type_info& base);
-  static void store_base_offset(const std::type_info& type, const std::type_info& base, std::ptrdiff_t offset);
+  static std::optional<std::ptrdiff_t> find_base_offset(const std::type_info& type,
+                                                        const std::type_info& base);
+  static void store_base_offset(const std::type_info& type, const std::type_info& base,
+                                std::ptrdiff_t offset);
 
   std::shared_ptr<void> pointer_;
   const std::type_info* type_ = nullptr;

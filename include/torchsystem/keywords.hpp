@@ -33,10 +33,14 @@ struct Arg {
 };
 
 /// Spells a keyword without the literal operator: `arg("dropout") = 0.5`.
-constexpr Arg arg(std::string_view name) { return Arg(name); }
+constexpr Arg arg(std::string_view name) {
+  return Arg(name);
+}
 
 namespace literals {
-constexpr Arg operator""_a(const char* name, std::size_t size) { return Arg(std::string_view(name, size)); }
+constexpr Arg operator""_a(const char* name, std::size_t size) {
+  return Arg(std::string_view(name, size));
+}
 }  // namespace literals
 
 template <class T>

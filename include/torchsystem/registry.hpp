@@ -73,9 +73,13 @@ class RegistryBase : public Resolver {
  private:
   struct Hash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+    std::size_t operator()(std::string_view text) const noexcept {
+      return std::hash<std::string_view>{}(text);
+    }
   };
   const ClassInfo* find_here(std::string_view name) const;
+  /// This registry, then the registries it includes (depth first, in order, each once).
+  std::vector<const RegistryBase*> lookup_order() const;
 
   std::string description_;
   mutable std::shared_mutex mutex_;

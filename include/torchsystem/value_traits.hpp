@@ -16,8 +16,10 @@
 // the library adds the path (`MLP.dropout`) where it knows it.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -57,12 +59,13 @@ struct value_traits<bool> {
 };
 
 template <std::integral T>
-  requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-struct value_traits<T> {
+requires(!std::same_as<T, bool> && !std::same_as<T, char>) struct value_traits<T> {
   static constexpr std::string_view name = "int";
   static Json to_json(T value) {
-    if constexpr (std::is_signed_v<T>) return static_cast<std::int64_t>(value);
-    else return static_cast<std::uint64_t>(value);
+    if constexpr (std::is_signed_v<T>)
+      return static_cast<std::int64_t>(value);
+    else
+      return static_cast<std::uint64_t>(value);
   }
   static T from_json(const Json& json) {
     if (json.is_number_unsigned()) {
@@ -82,13 +85,20 @@ template <std::floating_point T>
 struct value_traits<T> {
   static constexpr std::string_view name = "float";
   static Json to_json(T value) {
-    if constexpr (std::same_as<T, float>) return float_identity(value);
-    else return static_cast<double>(value);
+    if constexpr (std::same_as<T, float>)
+      return float_identity(value);
+    else
+      return static_cast<double>(value);
   }
   static T from_json(const Json& json) {
     // Python passes an int where a float is annotated; so does a configuration.
     if (!json.is_number()) conversion_error(name, json);
-    return json.get<T>();
+    const double value = json.get<double>();
+    // Converting a finite double outside a narrower type's range is undefined behaviour: refuse it.
+    if (std::isfinite(value) && std::abs(value) > static_cast<double>(std::numeric_limits<T>::max())) {
+      conversion_error("float in the range of this parameter's C++ type", json);
+    }
+    return static_cast<T>(value);
   }
 };
 
@@ -116,6 +126,18 @@ struct value_traits<const char*> {
 template <>
 struct value_traits<char*> : value_traits<const char*> {};
 
+// Python's None, passed in code: recorded as null. Optional and entity parameters take it.
+template <>
+struct value_traits<std::nullopt_t> {
+  static constexpr std::string_view name = "None";
+  static Json to_json(std::nullopt_t) { return nullptr; }
+};
+template <>
+struct value_traits<std::nullptr_t> {
+  static constexpr std::string_view name = "None";
+  static Json to_json(std::nullptr_t) { return nullptr; }
+};
+
 template <>
 struct value_traits<Json> {
   static constexpr std::string_view name = "Any";
@@ -134,13 +156,15 @@ concept readable_from_json = has_json_form<T> && requires(const Json& json) {
 };
 
 template <class T>
-concept has_type_name = requires { std::string_view(value_traits<T>::name); };
+concept has_type_name = requires {
+  std::string_view(value_traits<T>::name);
+};
 
 /// Rethrows an ArgumentError raised for an element with `where` (such as `[2]`) in front of its reason.
 [[noreturn]] void rethrow_in_element(const ArgumentError& error, std::string_view where);
 
 template <class T>
-  requires has_json_form<T>
+requires has_json_form<T>
 struct value_traits<std::vector<T>> {
   static constexpr std::string_view name = "list";
   static Json to_json(const std::vector<T>& values) {
@@ -148,9 +172,7 @@ struct value_traits<std::vector<T>> {
     for (const auto& value : values) json.push_back(value_traits<T>::to_json(value));
     return json;
   }
-  static std::vector<T> from_json(const Json& json)
-    requires readable_from_json<T>
-  {
+  static std::vector<T> from_json(const Json& json) requires readable_from_json<T> {
     if (!json.is_array()) conversion_error(name, json);
     std::vector<T> values;
     values.reserve(json.size());
@@ -169,13 +191,18 @@ template <class Map, class T>
 struct string_keyed_map_traits {
   static constexpr std::string_view name = "dict";
   static Json to_json(const Map& values) {
+    // Keys in sorted order: an unordered map's iteration order depends on its buckets, and an identity
+    // must not (std::map iterates sorted already).
+    std::vector<const typename Map::value_type*> entries;
+    entries.reserve(values.size());
+    for (const auto& entry : values) entries.push_back(&entry);
+    std::sort(entries.begin(), entries.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
     Json json = Json::object();
-    for (const auto& [key, value] : values) json[key] = value_traits<T>::to_json(value);
+    for (const auto* entry : entries) json[entry->first] = value_traits<T>::to_json(entry->second);
     return json;
   }
-  static Map from_json(const Json& json)
-    requires readable_from_json<T>
-  {
+  static Map from_json(const Json& json) requires readable_from_json<T> {
     if (!json.is_object()) conversion_error(name, json);
     Map values;
     for (const auto& [key, value] : json.items()) {
@@ -190,24 +217,24 @@ struct string_keyed_map_traits {
 };
 
 template <class T>
-  requires has_json_form<T>
-struct value_traits<std::map<std::string, T>> : string_keyed_map_traits<std::map<std::string, T>, T> {};
+requires has_json_form<T>
+struct value_traits<std::map<std::string, T>> : string_keyed_map_traits<std::map<std::string, T>, T> {
+};
 
 template <class T>
-  requires has_json_form<T>
+requires has_json_form<T>
 struct value_traits<std::unordered_map<std::string, T>>
-    : string_keyed_map_traits<std::unordered_map<std::string, T>, T> {};
+    : string_keyed_map_traits<std::unordered_map<std::string, T>, T> {
+};
 
 template <class T>
-  requires has_json_form<T>
+requires has_json_form<T>
 struct value_traits<std::optional<T>> {
   static constexpr std::string_view name = "Optional";
   static Json to_json(const std::optional<T>& value) {
     return value ? value_traits<T>::to_json(*value) : Json(nullptr);
   }
-  static std::optional<T> from_json(const Json& json)
-    requires readable_from_json<T>
-  {
+  static std::optional<T> from_json(const Json& json) requires readable_from_json<T> {
     if (json.is_null()) return std::nullopt;
     return value_traits<T>::from_json(json);
   }

@@ -20,7 +20,8 @@ class NestingGuard {
   NestingGuard() {
     if (++entity_nesting > max_entity_nesting) {
       --entity_nesting;
-      throw ArgumentError("", "entities nested deeper than " + std::to_string(max_entity_nesting) + " levels");
+      throw ArgumentError("",
+                          "entities nested deeper than " + std::to_string(max_entity_nesting) + " levels");
     }
   }
   ~NestingGuard() { --entity_nesting; }
@@ -38,7 +39,7 @@ std::string describe_argument(const CallArgument& argument) {
     if (const EntityRecord* record = argument.entity.record()) return "a " + record->name();
     return "a " + unqualified_type_name(argument.entity.type()) + " not created through torchsystem";
   }
-  if (argument.json) return describe_json(*argument.json);
+  if (const Json* json = argument.json()) return describe_json(*json);
   if (argument.cpp_type) return "a C++ " + unqualified_type_name(*argument.cpp_type);
   return "nothing";
 }
@@ -72,12 +73,19 @@ void ClassInfo::validate() const {
     throw RegistrationError("cannot register " + name_ + ": " + reason);
   };
   if (name_.empty()) fail("the name is empty");
-  require_utf8(name_, "a class name");
+  const auto require_text = [&](const std::string& text, std::string_view what) {
+    try {
+      require_utf8(text, what);
+    } catch (const IdentityError& error) {
+      fail(error.what());
+    }
+  };
+  require_text(name_, "the class name");
   bool seen_default = false;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     const Parameter& parameter = parameters_[i];
     if (parameter.name.empty()) fail("parameter " + std::to_string(i) + " has an empty name");
-    require_utf8(parameter.name, "a parameter name");
+    require_text(parameter.name, "a parameter name");
     for (std::size_t j = 0; j < i; ++j) {
       if (parameters_[j].name == parameter.name) fail("parameter '" + parameter.name + "' is declared twice");
     }
@@ -120,14 +128,17 @@ std::string ClassInfo::describe() const {
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     const Parameter& parameter = parameters_[i];
     text += (i ? ", " : "") + parameter.name + ": " + parameter.type;
-    if (parameter.default_json) text += " = " + describe_json(*parameter.default_json);
-    else if (parameter.has_default) text += " = <computed>";
+    if (parameter.default_json)
+      text += " = " + describe_json(*parameter.default_json);
+    else if (parameter.has_default)
+      text += " = <computed>";
   }
   text += ")";
   if (registered_name_) text += " named";
   if (!excluded_positions_.empty()) {
     std::string positions;
-    for (std::size_t position : excluded_positions_) positions += (positions.empty() ? "" : ", ") + std::to_string(position);
+    for (std::size_t position : excluded_positions_)
+      positions += (positions.empty() ? "" : ", ") + std::to_string(position);
     text += " excluded_args{" + positions + "}";
   }
   if (!excluded_names_.empty()) text += " excluded_kwargs{" + join_names(excluded_names_) + "}";
@@ -137,15 +148,16 @@ std::string ClassInfo::describe() const {
 bool ClassInfo::same_definition(const ClassInfo& other) const {
   const auto same_parameter = [](const Parameter& a, const Parameter& b) {
     return a.name == b.name && a.type == b.type && a.has_default == b.has_default &&
-           a.default_json == b.default_json && a.is_entity == b.is_entity && a.has_json_form == b.has_json_form;
+           a.default_json == b.default_json && a.is_entity == b.is_entity &&
+           a.has_json_form == b.has_json_form;
   };
   const auto same_type = [](const std::type_info* a, const std::type_info* b) {
     return a == b || (a && b && *a == *b);
   };
   return name_ == other.name_ && registered_name_ == other.registered_name_ && *type_ == *other.type_ &&
          *signature_ == *other.signature_ && *factory_ == *other.factory_ &&
-         std::equal(parameters_.begin(), parameters_.end(), other.parameters_.begin(), other.parameters_.end(),
-                    same_parameter) &&
+         std::equal(parameters_.begin(), parameters_.end(), other.parameters_.begin(),
+                    other.parameters_.end(), same_parameter) &&
          excluded_positions_ == other.excluded_positions_ && excluded_names_ == other.excluded_names_ &&
          std::equal(default_factories_.begin(), default_factories_.end(), other.default_factories_.begin(),
                     other.default_factories_.end(), same_type);
@@ -153,12 +165,14 @@ bool ClassInfo::same_definition(const ClassInfo& other) const {
 
 std::vector<CallArgument*> ClassInfo::bind(CallArguments& arguments) const {
   std::vector<CallArgument*> slots(parameters_.size(), nullptr);
-  const auto positional = static_cast<std::size_t>(std::count_if(
-      arguments.begin(), arguments.end(), [](const CallArgument& argument) { return argument.keyword.empty(); }));
+  const auto positional = static_cast<std::size_t>(
+      std::count_if(arguments.begin(), arguments.end(),
+                    [](const CallArgument& argument) { return argument.keyword.empty(); }));
   if (positional > parameters_.size()) {
     throw ArgumentError(name_, "takes " + std::to_string(parameters_.size()) + " positional argument" +
-                                   (parameters_.size() == 1 ? "" : "s") + " but " + std::to_string(positional) +
-                                   " were given");
+                                   (parameters_.size() == 1 ? "" : "s") + " but " +
+                                   std::to_string(positional) +
+                                   (positional == 1 ? " was given" : " were given"));
   }
   std::size_t next = 0;
   bool seen_keyword = false;
@@ -169,16 +183,17 @@ std::vector<CallArgument*> ClassInfo::bind(CallArguments& arguments) const {
       continue;
     }
     seen_keyword = true;
-    const auto found = std::find_if(parameters_.begin(), parameters_.end(),
-                                    [&](const Parameter& parameter) { return parameter.name == argument.keyword; });
+    const auto found = std::find_if(parameters_.begin(), parameters_.end(), [&](const Parameter& parameter) {
+      return parameter.name == argument.keyword;
+    });
     if (found == parameters_.end()) {
       std::vector<std::string> names;
       for (const auto& parameter : parameters_) names.push_back(parameter.name);
       const auto close = close_names(argument.keyword, names, 1);
-      throw ArgumentError(name_ + "." + std::string(argument.keyword),
-                          "unknown parameter" + (close.empty() ? "" : "; did you mean '" + close.front() + "'?") +
-                              " (" + name_ + " takes: " + (names.empty() ? "no parameters" : join_names(names)) +
-                              ")");
+      throw ArgumentError(
+          name_ + "." + std::string(argument.keyword),
+          "unknown parameter" + (close.empty() ? "" : "; did you mean '" + close.front() + "'?") + " (" +
+              name_ + " takes: " + (names.empty() ? "no parameters" : join_names(names)) + ")");
     }
     const auto index = static_cast<std::size_t>(found - parameters_.begin());
     if (slots[index]) throw ArgumentError(name_ + "." + found->name, "got multiple values");
@@ -186,7 +201,8 @@ std::vector<CallArgument*> ClassInfo::bind(CallArguments& arguments) const {
   }
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     if (!slots[i] && !parameters_[i].has_default) {
-      throw ArgumentError(name_ + "." + parameters_[i].name, "missing required argument of type " + parameters_[i].type);
+      throw ArgumentError(name_ + "." + parameters_[i].name,
+                          "missing required argument of type " + parameters_[i].type);
     }
   }
   return slots;
@@ -209,7 +225,7 @@ Object ClassInfo::build_from_json(const Json& arguments, const Resolver* resolve
   for (auto item = arguments.begin(); item != arguments.end(); ++item) {
     CallArgument& argument = call.emplace_back();
     argument.keyword = item.key();
-    argument.json = item.value();
+    argument.refer_to_json(item.value());
   }
   for (CallArgument& argument : code) {
     if (!argument.keyword.empty()) call.push_back(std::move(argument));
@@ -239,8 +255,8 @@ Json ClassInfo::record(const CallArguments& arguments) const {
                                                    "exclude this parameter)");
       }
       recorded[key] = entity->argument_form(IdentityStyle::python);
-    } else if (argument.json) {
-      recorded[key] = *argument.json;
+    } else if (const Json* json = argument.json()) {
+      recorded[key] = *json;
     }
     // A value with no JSON form has no Python identity at all (the reference could not dump it): it can
     // only reach here through a parameter excluded the other way (by name when passed by position, or by
@@ -264,15 +280,25 @@ void ClassInfo::argument_type_error(std::size_t index, const CallArgument& argum
   throw ArgumentError("", "expected " + parameters_[index].type + ", got " + describe_argument(argument));
 }
 
-Object ClassInfo::resolve_entity(CallArgument& argument, const Resolver* resolver, std::string_view expected) const {
+void ClassInfo::code_only_error(std::size_t index, const CallArgument& argument,
+                                const std::type_info& type) const {
+  throw ArgumentError("", "a " + unqualified_type_name(type) +
+                              " has no JSON form, so it cannot come from a configuration (got " +
+                              describe_argument(argument) + "); pass " + parameters_[index].name +
+                              " in code beside it");
+}
+
+Object ClassInfo::resolve_entity(CallArgument& argument, const Resolver* resolver,
+                                 std::string_view expected) const {
   if (argument.entity) return argument.entity;
+  if (argument.json() && argument.json()->is_null()) return {};  // None
   const auto form_error = [&] {
     return ArgumentError("", "expected " + std::string(expected) +
                                  " (a registered name or {\"name\": ..., \"arguments\": {...}}), got " +
                                  describe_argument(argument));
   };
-  if (!argument.json) throw form_error();
-  const Json& form = *argument.json;
+  if (!argument.json()) throw form_error();
+  const Json& form = *argument.json();
   const Json* name = &form;
   const Json* arguments = nullptr;
   if (form.is_object()) {
@@ -286,9 +312,10 @@ Object ClassInfo::resolve_entity(CallArgument& argument, const Resolver* resolve
   if (!name->is_string()) throw form_error();
   const auto& text = name->get_ref<const std::string&>();
   if (!resolver) {
-    throw ArgumentError("", "cannot build \"" + text +
-                                "\" from its name here: names are resolved by a Registry (Registry::create or "
-                                "Registry::get)");
+    throw ArgumentError("",
+                        "cannot build \"" + text +
+                            "\" from its name here: names are resolved by a Registry (Registry::create or "
+                            "Registry::get)");
   }
   const ClassInfo* cls = resolver->find(text);
   if (!cls) {

@@ -40,9 +40,12 @@ EntityRecord::EntityRecord(const ClassInfo& cls, Json arguments, Json canonical)
   live_count.fetch_add(1, std::memory_order_relaxed);
 }
 
-EntityRecord::~EntityRecord() { live_count.fetch_sub(1, std::memory_order_relaxed); }
+EntityRecord::~EntityRecord() {
+  live_count.fetch_sub(1, std::memory_order_relaxed);
+}
 
-std::optional<std::ptrdiff_t> Object::find_base_offset(const std::type_info& type, const std::type_info& base) {
+std::optional<std::ptrdiff_t> Object::find_base_offset(const std::type_info& type,
+                                                       const std::type_info& base) {
   OffsetCache& cache = offset_cache();
   std::shared_lock lock(cache.mutex);
   const auto found = cache.offsets.find({type, base});
@@ -50,7 +53,8 @@ std::optional<std::ptrdiff_t> Object::find_base_offset(const std::type_info& typ
   return found->second;
 }
 
-void Object::store_base_offset(const std::type_info& type, const std::type_info& base, std::ptrdiff_t offset) {
+void Object::store_base_offset(const std::type_info& type, const std::type_info& base,
+                               std::ptrdiff_t offset) {
   OffsetCache& cache = offset_cache();
   std::unique_lock lock(cache.mutex);
   cache.offsets.emplace(std::pair<std::type_index, std::type_index>{type, base}, offset);
@@ -60,7 +64,9 @@ bool Object::created_as(const EntityRecord* record, const std::type_info& type) 
   return record && record->cls().element_type() == type;
 }
 
-std::size_t live_entities() noexcept { return live_count.load(std::memory_order_relaxed); }
+std::size_t live_entities() noexcept {
+  return live_count.load(std::memory_order_relaxed);
+}
 
 std::string EntityRecord::name() const {
   std::lock_guard lock(mutex_);
@@ -125,8 +131,8 @@ const EntityRecord& require_record(const Object& object) {
 
 std::string unqualified_type_name(const std::type_info& type) {
   int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> demangled(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status),
-                                                        &std::free);
+  std::unique_ptr<char, decltype(&std::free)> demangled(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);
   std::string name = status == 0 && demangled ? demangled.get() : type.name();
   // Drop the namespaces of the outermost name only: `app::Box<app::Item>` becomes `Box<app::Item>`.
   int depth = 0;

@@ -114,7 +114,8 @@ class TrackingIterator {
   }
 
   void begin_token() {
-    if (in_string_ || position_ == end_ || (*position_ != 'N' && *position_ != 'I' && *position_ != '-')) return;
+    if (in_string_ || position_ == end_ || (*position_ != 'N' && *position_ != 'I' && *position_ != '-'))
+      return;
     const std::string_view rest(position_, static_cast<std::size_t>(end_ - position_));
     for (const Substitute& candidate : substitutes) {
       if (rest.starts_with(candidate.literal)) {
@@ -176,7 +177,8 @@ class DomBuilder {
     if (state_.substituted != Special::none) {
       const Special special = std::exchange(state_.substituted, Special::none);
       for (const Substitute& candidate : substitutes) {
-        if (candidate.special == special && candidate.number == lexeme) return put(Json(special_value(special)));
+        if (candidate.special == special && candidate.number == lexeme)
+          return put(Json(special_value(special)));
       }
     }
     // The lexer falls back to a float for an integer literal that overflows 64 bits. Python keeps such

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <mutex>
 #include <numeric>
+#include <unordered_set>
 
 namespace torchsystem {
 namespace {
@@ -72,9 +73,13 @@ std::size_t RegistryBase::size() const {
   return order_.size();
 }
 
-Json RegistryBase::signature(std::string_view name) const { return info(name).signature(); }
+Json RegistryBase::signature(std::string_view name) const {
+  return info(name).signature();
+}
 
-const ClassInfo& RegistryBase::info(std::string_view name) const { return *entry(name).cls; }
+const ClassInfo& RegistryBase::info(std::string_view name) const {
+  return *entry(name).cls;
+}
 
 RegistryBase::Entry RegistryBase::entry(std::string_view name) const {
   {
@@ -97,15 +102,39 @@ void RegistryBase::insert(std::string key, const ClassInfo& cls, Upcast upcast) 
   order_.push_back(std::move(key));
 }
 
-void RegistryBase::include(const RegistryBase& other) {
-  // A cycle would make a lookup of an unknown name recurse forever.
-  std::vector<const RegistryBase*> pending{&other};
+namespace {
+
+// Including is rare; one lock for the whole include graph makes "check for a cycle, then add the edge"
+// a single step, so two registries cannot include each other from two threads at once.
+std::mutex& include_graph_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+}  // namespace
+
+std::vector<const RegistryBase*> RegistryBase::lookup_order() const {
+  // Depth first, in inclusion order, each registry once (diamonds are common, cycles are refused).
+  std::vector<const RegistryBase*> order;
+  std::unordered_set<const RegistryBase*> seen;
+  std::vector<const RegistryBase*> pending{this};
   while (!pending.empty()) {
     const RegistryBase* current = pending.back();
     pending.pop_back();
-    if (current == this) throw RegistrationError(description_ + " cannot include itself, directly or through others");
+    if (!seen.insert(current).second) continue;
+    order.push_back(current);
     std::shared_lock lock(current->mutex_);
-    pending.insert(pending.end(), current->included_.begin(), current->included_.end());
+    pending.insert(pending.end(), current->included_.rbegin(), current->included_.rend());
+  }
+  return order;
+}
+
+void RegistryBase::include(const RegistryBase& other) {
+  std::lock_guard graph(include_graph_mutex());
+  const auto reachable = other.lookup_order();
+  if (std::find(reachable.begin(), reachable.end(), this) != reachable.end()) {
+    throw RegistrationError(description_ + " cannot include " + other.description_ +
+                            ": that would include itself, directly or through others");
   }
   std::unique_lock lock(mutex_);
   if (std::find(included_.begin(), included_.end(), &other) == included_.end()) included_.push_back(&other);
@@ -119,26 +148,16 @@ const ClassInfo* RegistryBase::find_here(std::string_view name) const {
 
 const ClassInfo* RegistryBase::find(std::string_view name) const {
   if (const ClassInfo* cls = find_here(name)) return cls;
-  std::vector<const RegistryBase*> included;
-  {
-    std::shared_lock lock(mutex_);
-    included = included_;
-  }
-  for (const RegistryBase* other : included) {
-    if (const ClassInfo* cls = other->find(name)) return cls;
+  for (const RegistryBase* registry : lookup_order()) {
+    if (const ClassInfo* cls = registry->find_here(name)) return cls;
   }
   return nullptr;
 }
 
 std::vector<std::string> RegistryBase::suggest(std::string_view name) const {
-  std::vector<std::string> names = keys();
-  std::vector<const RegistryBase*> included;
-  {
-    std::shared_lock lock(mutex_);
-    included = included_;
-  }
-  for (const RegistryBase* other : included) {
-    for (auto& key : other->keys()) names.push_back(std::move(key));
+  std::vector<std::string> names;
+  for (const RegistryBase* registry : lookup_order()) {
+    for (auto& key : registry->keys()) names.push_back(std::move(key));
   }
   return close_names(name, names);
 }
@@ -147,7 +166,8 @@ std::shared_ptr<void> RegistryBase::build(const Entry& entry, CallArguments& arg
   return entry.upcast(entry.cls->build(arguments, this));
 }
 
-std::shared_ptr<void> RegistryBase::build(std::string_view name, const Json& arguments, CallArguments code) const {
+std::shared_ptr<void> RegistryBase::build(std::string_view name, const Json& arguments,
+                                          CallArguments code) const {
   const Entry found = entry(name);
   return found.upcast(found.cls->build_from_json(arguments, this, std::move(code)));
 }
@@ -159,7 +179,8 @@ std::shared_ptr<void> RegistryBase::build(const Json& config, CallArguments code
   }
   for (auto item = config.begin(); item != config.end(); ++item) {
     if (item.key() != "name" && item.key() != "arguments" && item.key() != "hash") {
-      fail("unexpected key \"" + item.key() + "\" (a configuration has \"name\", \"arguments\" and \"hash\")");
+      fail("unexpected key \"" + item.key() +
+           "\" (a configuration has \"name\", \"arguments\" and \"hash\")");
     }
   }
   if (!config.contains("name") || !config["name"].is_string()) {

@@ -24,7 +24,10 @@ void conversion_error(std::string_view expected, const Json& got) {
 }
 
 void rethrow_in_element(const ArgumentError& error, std::string_view where) {
-  throw ArgumentError(error.path(), std::string(where) + ": " + error.reason());
+  // Nested elements read as one subscript chain: `[1][0]: expected int, got "a"`.
+  const std::string& reason = error.reason();
+  const bool nested = reason.starts_with("[");
+  throw ArgumentError(error.path(), std::string(where) + (nested ? "" : ": ") + reason);
 }
 
 double float_identity(float value) {

@@ -32,20 +32,23 @@ using TourExample = ExampleOutput<tour_program>;
 
 // The reference's published values: its README and its test suite.
 TEST_F(ReferenceExample, PrintsModelHash) {
-  EXPECT_TRUE(prints("Model(1, 2.0, \"3\")\n  hash      b12461be073bff9f5847f3f423767aa2\n"
-                     "  arguments {\"x\": 1, \"y\": 2.0, \"z\": \"3\"}\n"))
+  EXPECT_TRUE(
+      prints("Model(1, 2.0, \"3\")\n  hash      b12461be073bff9f5847f3f423767aa2\n"
+             "  arguments {\"x\": 1, \"y\": 2.0, \"z\": \"3\"}\n"))
       << output_;
 }
 
 TEST_F(ReferenceExample, PrintsPerceptronHash) {
-  EXPECT_TRUE(prints("  hash      a8657a4057c4f7b3237aec904970630d\n"
-                     "  arguments {\"input_size\": 10, \"output_size\": 1}\n"))
+  EXPECT_TRUE(
+      prints("  hash      a8657a4057c4f7b3237aec904970630d\n"
+             "  arguments {\"input_size\": 10, \"output_size\": 1}\n"))
       << output_;
 }
 
 TEST_F(ReferenceExample, PrintsNestedArguments) {
-  EXPECT_TRUE(prints("  arguments {\"module\": {\"name\": \"Module\", \"arguments\": {\"x\": 1, \"y\": 2.0, \"z\": "
-                     "\"3\", \"t\": \"4\"}}}\n"))
+  EXPECT_TRUE(
+      prints("  arguments {\"module\": {\"name\": \"Module\", \"arguments\": {\"x\": 1, \"y\": 2.0, \"z\": "
+             "\"3\", \"t\": \"4\"}}}\n"))
       << output_;
   EXPECT_TRUE(prints("  arguments {\"module\": \"Dummy\"}\n")) << output_;
 }
@@ -68,7 +71,8 @@ namespace {
 // examples/tour.cpp runs the snippets of README.md and docs/registry.md.
 
 TEST_F(TourExample, ReproducesTheSeedHashInCodeAndFromConfiguration) {
-  EXPECT_TRUE(prints("MLP hash af51a51a38f7ad81f9523360fafe7068\nfrom config af51a51a38f7ad81f9523360fafe7068\n"))
+  EXPECT_TRUE(
+      prints("MLP hash af51a51a38f7ad81f9523360fafe7068\nfrom config af51a51a38f7ad81f9523360fafe7068\n"))
       << output_;
 }
 
@@ -81,12 +85,14 @@ TEST_F(TourExample, ReportsConfigurationErrorsWithTheirPath) {
 }
 
 TEST_F(TourExample, ShowsSignaturesAndMetadataAsTheReference) {
-  EXPECT_TRUE(prints("signature(MLP) {\"input_size\": \"int\", \"hidden_size\": \"int\", \"output_size\": \"int\", "
-                     "\"dropout\": \"float\", \"activation\": \"Layer\"}\n"))
+  EXPECT_TRUE(
+      prints("signature(MLP) {\"input_size\": \"int\", \"hidden_size\": \"int\", \"output_size\": \"int\", "
+             "\"dropout\": \"float\", \"activation\": \"Layer\"}\n"))
       << output_;
   EXPECT_TRUE(prints("getmetadata {\"arguments\": {\"x\": 1, \"y\": 2.0, \"z\": \"3\"}}\n")) << output_;
-  EXPECT_TRUE(prints("{\"hash\": \"b12461be073bff9f5847f3f423767aa2\", \"name\": \"Model\", \"arguments\": "
-                     "{\"x\": 1, \"y\": 2.0, \"z\": \"3\"}}\n"))
+  EXPECT_TRUE(
+      prints("{\"hash\": \"b12461be073bff9f5847f3f423767aa2\", \"name\": \"Model\", \"arguments\": "
+             "{\"x\": 1, \"y\": 2.0, \"z\": \"3\"}}\n"))
       << output_;
 }
 

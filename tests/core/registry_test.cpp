@@ -160,8 +160,8 @@ void register_model() {
 
 void register_reference(ts::Registry<Base>& registry) {
   registry.register_class<Foo(int, double, std::string)>("x", "y", "z");
-  registry.register_class<Bar(int, double, std::string)>("x", "y", "z", ts::named("bar"), ts::excluded_args{0},
-                                                          ts::excluded_kwargs{"z"});
+  registry.register_class<Bar(int, double, std::string)>("x", "y", "z", ts::named("bar"),
+                                                         ts::excluded_args{0}, ts::excluded_kwargs{"z"});
 }
 
 }  // namespace registry_test
@@ -342,7 +342,8 @@ TEST(Registry, DifferentNameForSameTypeThrows) {
 TEST(Registry, DifferentExclusionsForSameTypeThrow) {
   ts::Registry<Base> registry;
   register_conf(registry);
-  EXPECT_THROW(ts::register_class<Conf(int, int)>("a", "b"_a = 1, ts::excluded_args{0}), ts::RegistrationError);
+  EXPECT_THROW(ts::register_class<Conf(int, int)>("a", "b"_a = 1, ts::excluded_args{0}),
+               ts::RegistrationError);
   EXPECT_THROW(ts::register_class<Conf(int, int)>("a", "b"_a = 1, ts::excluded_kwargs{"b"}),
                ts::RegistrationError);
 }
@@ -350,7 +351,8 @@ TEST(Registry, DifferentExclusionsForSameTypeThrow) {
 TEST(Registry, ConflictMessageDescribesBothDefinitions) {
   ts::Registry<Base> registry;
   register_conf(registry);
-  const auto error = thrown<ts::RegistrationError>([] { ts::register_class<Conf(int, int)>("a", "b"_a = 2); });
+  const auto error =
+      thrown<ts::RegistrationError>([] { ts::register_class<Conf(int, int)>("a", "b"_a = 2); });
   ASSERT_TRUE(error);
   EXPECT_TRUE(contains(error->what(), "Conf(a: int, b: int = 1)"));
   EXPECT_TRUE(contains(error->what(), "Conf(a: int, b: int = 2)"));
@@ -368,8 +370,8 @@ TEST(Registry, FailedRegistrationLeavesRegistryUnchanged) {
 TEST(Registry, TwoTypesUnderOneKeyThrow) {
   ts::Registry<Base> registry;
   registry.register_class<Foo(int, double, std::string)>("x", "y", "z");
-  const auto error = thrown<ts::RegistrationError>(
-      [&] { registry.register_class<Impostor(int)>("n", ts::named("Foo")); });
+  const auto error =
+      thrown<ts::RegistrationError>([&] { registry.register_class<Impostor(int)>("n", ts::named("Foo")); });
   ASSERT_TRUE(error);
   EXPECT_TRUE(contains(error->what(), "\"Foo\""));
   EXPECT_EQ(registry.keys(), std::vector<std::string>{"Foo"});
@@ -509,7 +511,8 @@ TEST(RegistrationErrors, ExcludedKeywordThatIsNotAParameter) {
 }
 
 TEST(RegistrationErrors, DuplicateParameterNames) {
-  const auto error = thrown<ts::RegistrationError>([] { ts::register_class<Invalid<3>(int, int)>("a", "a"); });
+  const auto error =
+      thrown<ts::RegistrationError>([] { ts::register_class<Invalid<3>(int, int)>("a", "a"); });
   ASSERT_TRUE(error);
   EXPECT_TRUE(contains(error->what(), "'a' is declared twice"));
 }
@@ -520,8 +523,8 @@ TEST(RegistrationErrors, EmptyParameterName) {
 }
 
 TEST(RegistrationErrors, EmptyRegisteredName) {
-  const auto error =
-      thrown<ts::RegistrationError>([] { ts::register_class<Invalid<5>(int, int)>("a", "b", ts::named("")); });
+  const auto error = thrown<ts::RegistrationError>(
+      [] { ts::register_class<Invalid<5>(int, int)>("a", "b", ts::named("")); });
   ASSERT_TRUE(error);
   EXPECT_TRUE(contains(error->what(), "name is empty"));
 }
@@ -534,7 +537,8 @@ TEST(RegistrationErrors, RequiredParameterAfterOneWithADefault) {
 }
 
 TEST(RegistrationErrors, ParameterWithoutJsonFormMustBeExcluded) {
-  const auto error = thrown<ts::RegistrationError>([] { ts::register_class<TakesOpaque(Opaque, int)>("o", "n"); });
+  const auto error =
+      thrown<ts::RegistrationError>([] { ts::register_class<TakesOpaque(Opaque, int)>("o", "n"); });
   ASSERT_TRUE(error);
   EXPECT_TRUE(contains(error->what(), "'o'"));
   EXPECT_TRUE(contains(error->what(), "no identity form"));
@@ -569,8 +573,8 @@ TEST(Accessors, PlainRegistrationRecordsPassedArguments) {
   EXPECT_EQ(model->y, 2.0);
   EXPECT_EQ(model->z, Json("3"));
   EXPECT_EQ(model->t, "5");
-  EXPECT_EQ(&ts::getclass(model), &ts::register_class<Model(int, double, Json, std::string)>("x", "y", "z",
-                                                                                             "t"_a = "5"));
+  EXPECT_EQ(&ts::getclass(model),
+            &ts::register_class<Model(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5"));
 }
 
 TEST(Accessors, RegisteredNameIsTheEntityName) {
@@ -580,11 +584,13 @@ TEST(Accessors, RegisteredNameIsTheEntityName) {
   EXPECT_EQ(ts::getname(model), "Criterion");
   EXPECT_EQ(ts::dumps(ts::getarguments(model)), R"({"x": 1, "y": 2.0, "z": "3"})");
   EXPECT_EQ(ts::gethash(model), "800ba245d3d75e5dc565176dc06e389a");
-  EXPECT_EQ(ts::dumps(ts::getmetadata(model)), R"({"name": "Criterion", "arguments": {"x": 1, "y": 2.0, "z": "3"}})");
+  EXPECT_EQ(ts::dumps(ts::getmetadata(model)),
+            R"({"name": "Criterion", "arguments": {"x": 1, "y": 2.0, "z": "3"}})");
 }
 
 TEST(Accessors, ExcludedFirstPositionIsNotRecorded) {
-  ts::register_class<Variant<0>(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5", ts::excluded_args{0});
+  ts::register_class<Variant<0>(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5",
+                                                                 ts::excluded_args{0});
   const auto model = ts::create<Variant<0>>(1, 2.0, "3");
   EXPECT_EQ(ts::dumps(ts::getarguments(model)), R"({"y": 2.0, "z": "3"})");
   EXPECT_EQ(model->x, 1);
@@ -595,7 +601,8 @@ TEST(Accessors, MetadataAfterSetnameAndSethash) {
   const auto model = ts::create<Model>(1, 2.0, "3");
   EXPECT_EQ(ts::dumps(ts::getmetadata(model)), R"({"arguments": {"x": 1, "y": 2.0, "z": "3"}})");
   ts::setname(model);
-  EXPECT_EQ(ts::dumps(ts::getmetadata(model)), R"({"name": "Model", "arguments": {"x": 1, "y": 2.0, "z": "3"}})");
+  EXPECT_EQ(ts::dumps(ts::getmetadata(model)),
+            R"({"name": "Model", "arguments": {"x": 1, "y": 2.0, "z": "3"}})");
   ts::sethash(model);
   EXPECT_EQ(ts::dumps(ts::getmetadata(model)),
             R"({"hash": "b12461be073bff9f5847f3f423767aa2", "name": "Model", )"
@@ -650,17 +657,18 @@ TEST(Accessors, ObjectsDoNotShareMetadata) {
 
 TEST(Accessors, ReferenceExclusionByPositionAndByKeyword) {
   // excluded_args=[0], excluded_kwargs={"t"}
-  ts::register_class<Variant<1>(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5", ts::excluded_args{0},
-                                                                  ts::excluded_kwargs{"t"});
+  ts::register_class<Variant<1>(int, double, Json, std::string)>(
+      "x", "y", "z", "t"_a = "5", ts::excluded_args{0}, ts::excluded_kwargs{"t"});
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<1>>(1, 2.0, "3"))), R"({"y": 2.0, "z": "3"})");
-  EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<1>>(1, 2.0, "3", "t"_a = "6"))), R"({"y": 2.0, "z": "3"})");
+  EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<1>>(1, 2.0, "3", "t"_a = "6"))),
+            R"({"y": 2.0, "z": "3"})");
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<1>>(1, 2.0, "3", "6"))),
             R"({"y": 2.0, "z": "3", "t": "6"})")
       << "t is excluded by keyword only; passed by position it is recorded";
 
   // excluded_args=[1], excluded_kwargs={"y"}
-  ts::register_class<Variant<2>(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5", ts::excluded_args{1},
-                                                                  ts::excluded_kwargs{"y"});
+  ts::register_class<Variant<2>(int, double, Json, std::string)>(
+      "x", "y", "z", "t"_a = "5", ts::excluded_args{1}, ts::excluded_kwargs{"y"});
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<2>>(1, 2.0, "3"))), R"({"x": 1, "z": "3"})");
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<2>>(1, "y"_a = 2.0, "z"_a = "3"))),
             R"({"x": 1, "z": "3"})");
@@ -668,14 +676,16 @@ TEST(Accessors, ReferenceExclusionByPositionAndByKeyword) {
 
 TEST(Accessors, ExclusionByKeywordDoesNotApplyToPositionalArguments) {
   ts::register_class<Variant<3>(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5",
-                                                                  ts::excluded_kwargs{"y"});
-  EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<3>>(1, 2.0, "3"))), R"({"x": 1, "y": 2.0, "z": "3"})");
+                                                                 ts::excluded_kwargs{"y"});
+  EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<3>>(1, 2.0, "3"))),
+            R"({"x": 1, "y": 2.0, "z": "3"})");
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<3>>(1, "y"_a = 2.0, "z"_a = "3"))),
             R"({"x": 1, "z": "3"})");
 }
 
 TEST(Accessors, ExclusionByPositionDoesNotApplyToKeywordArguments) {
-  ts::register_class<Variant<4>(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5", ts::excluded_args{1});
+  ts::register_class<Variant<4>(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5",
+                                                                 ts::excluded_args{1});
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<4>>(1, 2.0, "3"))), R"({"x": 1, "z": "3"})");
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Variant<4>>(1, "z"_a = "3", "y"_a = 2.0))),
             R"({"x": 1, "z": "3", "y": 2.0})");
@@ -731,7 +741,8 @@ TEST(Accessors, EntityArgumentIsRecordedByIdentity) {
   register_model();
   ts::register_class<Leaf()>();
   const auto leaf = ts::create<Leaf>();
-  EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Wrapper>(std::shared_ptr<Base>(leaf)))), R"({"inner": "Leaf"})");
+  EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Wrapper>(std::shared_ptr<Base>(leaf)))),
+            R"({"inner": "Leaf"})");
   const auto zeta = ts::create<Zeta>(3);
   EXPECT_EQ(ts::dumps(ts::getarguments(ts::create<Wrapper>(std::shared_ptr<Base>(zeta)))),
             R"({"inner": {"name": "Zeta", "arguments": {"n": 3}}})");
@@ -743,7 +754,8 @@ TEST(Accessors, EntityArgumentIsRecordedByIdentity) {
 
 TEST(Accessors, ClassInfoDescribesTheDefinition) {
   register_model();
-  const ts::ClassInfo& info = ts::register_class<Model(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5");
+  const ts::ClassInfo& info =
+      ts::register_class<Model(int, double, Json, std::string)>("x", "y", "z", "t"_a = "5");
   EXPECT_EQ(info.describe(), R"(Model(x: int, y: float, z: Any, t: str = "5"))");
   EXPECT_EQ(ts::dumps(info.signature()), R"({"x": "int", "y": "float", "z": "Any", "t": "str"})");
   ASSERT_EQ(info.parameters().size(), 4U);
