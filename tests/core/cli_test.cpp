@@ -11,15 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
 #include "torchsystem/json_reader.hpp"
 
 namespace torchsystem {
 namespace {
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
+using test_support::contains;
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

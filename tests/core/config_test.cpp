@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "torchsystem/torchsystem.hpp"
 
 namespace ts = torchsystem;
@@ -20,20 +21,8 @@ using ts::Json;
 
 namespace {
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-template <class E, class F>
-std::optional<E> thrown(F&& action) {
-  try {
-    action();
-  } catch (const E& error) {
-    return error;
-  }
-  return std::nullopt;
-}
+using test_support::contains;
+using test_support::thrown;
 
 // The unqualified names (MLP, GLU, ReLU) appear in paths; the enclosing namespace keeps the types unique.
 namespace config_test {

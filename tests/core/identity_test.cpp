@@ -20,22 +20,20 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/json_reader.hpp"
 
 namespace torchsystem {
 namespace {
 
+using test_support::contains;
+
 std::vector<std::string> read_lines(const std::filesystem::path& path) {
   std::vector<std::string> lines;
   std::ifstream in(path, std::ios::binary);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
-}
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
 }
 
 std::string message_of(const std::function<void()>& action) {

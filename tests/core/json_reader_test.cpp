@@ -10,16 +10,14 @@
 #include <limits>
 #include <string>
 
+#include "test_support.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 
 namespace torchsystem {
 namespace {
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
+using test_support::contains;
 
 // The JsonError message of parse_json(text); fails the test when it parses or throws something else.
 std::string json_error(const std::string& text) {

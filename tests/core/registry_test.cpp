@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "torchsystem/torchsystem.hpp"
 
 namespace ts = torchsystem;
@@ -17,21 +18,8 @@ using ts::Json;
 
 namespace {
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-// The exception of type E thrown by `action`, or nullopt when it throws nothing (another type propagates).
-template <class E, class F>
-std::optional<E> thrown(F&& action) {
-  try {
-    action();
-  } catch (const E& error) {
-    return error;
-  }
-  return std::nullopt;
-}
+using test_support::contains;
+using test_support::thrown;
 
 // The names below are unqualified names the tests look up ("Foo", "Model"); the enclosing namespace makes
 // the types unique to this file.

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "torchsystem/torchsystem.hpp"
 
 namespace ts = torchsystem;
@@ -23,10 +24,7 @@ using ts::value_traits;
 
 namespace {
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
+using test_support::contains;
 
 // The reason of the ArgumentError from_json throws for `json`; fails when it converts.
 template <class T>
