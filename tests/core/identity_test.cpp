@@ -128,18 +128,18 @@ TEST(PythonVectorFiles, HaveTheExpectedNumberOfLines) {
             707U);
 }
 
+#ifdef TORCHSYSTEM_SHARED_VECTORS
+// Built only where the shared vectors sit beside the checkout (CI has them; a bare clone does not): they
+// may hold more cases than the committed copy.
 TEST(PythonVectorFiles, SharedVectorsMatch) {
-  const std::filesystem::path path =
-      std::filesystem::path(TORCHSYSTEM_SHARED_VECTORS) / "python-identity.jsonl";
-  if (!std::filesystem::exists(path)) {
-    GTEST_SKIP() << path << " does not exist; the committed copy in tests/data is checked instead";
-  }
+  const std::filesystem::path path = std::filesystem::path(TORCHSYSTEM_SHARED_VECTORS) / "python-identity.jsonl";
   const std::vector<std::string> lines = read_lines(path);
   ASSERT_FALSE(lines.empty()) << path << " is empty";
   for (std::size_t i = 0; i < lines.size(); ++i) {
     EXPECT_EQ(check_vector(lines[i]), "") << path << " line " << i + 1;
   }
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------------
 // Float repr.
