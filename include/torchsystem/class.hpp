@@ -8,8 +8,8 @@
 //   getarguments(model);                                      // {"x": 1, "y": 2.0, "z": "3", "t": "5"}
 //
 // Options may follow the parameters in any order: named("Criterion") (the reference's
-// `register('Criterion')`), excluded_args{0}, excluded_kwargs{"params"}, and factory(f) when the object is
-// not built by the constructor taking exactly the parameters (f maps them onto what the constructor takes).
+// `register('Criterion')`), excluded_args{0} and excluded_kwargs{"params"}. When the constructor does not
+// take exactly the parameters, factory(f) comes first and maps them onto what it takes.
 // Registering the same definition again is harmless; a different definition for the same type is an error.
 #pragma once
 
