@@ -479,11 +479,11 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
       }
     }
   };
-  [&]<std::size_t... J>(std::index_sequence<J...>) {
+  const auto take_all = [&]<std::size_t... J>(std::index_sequence<J...>) {
     [[maybe_unused]] auto items = std::forward_as_tuple(std::forward<S>(specs)...);
     (take(std::integral_constant<std::size_t, J>{}, std::get<J>(std::move(items))), ...);
-  }
-  (std::index_sequence_for<S...>{});
+  };
+  take_all(std::index_sequence_for<S...>{});
   return std::make_unique<ClassType>(std::move(definition), std::move(defaults), std::move(function));
 }
 

@@ -3,13 +3,13 @@
 // Everything the library throws on bad input derives from torchsystem::Error, so a caller can catch one
 // type at a boundary (a CLI, a REST handler) and still tell the cases apart by the derived type:
 //
-//   Error                      every error of this library
-//   ├── JsonError              text that is not acceptable JSON (malformed, integer outside 64 bits, too
-//   deep) ├── IdentityError          a value that has no Python identity text (invalid UTF-8, nesting too
-//   deep) ├── RegistrationError      a class definition that is invalid or conflicts with an earlier one ├──
-//   NotAnEntityError       asking for the identity of an object not created through the library ├──
-//   UnknownNameError       a name that no registry entry has; lists the close names that exist └──
-//   ArgumentError          arguments that do not fit a signature (in code or in a configuration)
+//   Error                  every error of this library
+//   ├── JsonError          malformed JSON, an integer beyond 64 bits, nesting too deep
+//   ├── IdentityError      a value with no Python identity text (invalid UTF-8, too deep)
+//   ├── RegistrationError  a class definition that is invalid or conflicts with an earlier one
+//   ├── NotAnEntityError   the identity of an object not created through the library
+//   ├── UnknownNameError   a name no registry entry has; lists the close names that exist
+//   └── ArgumentError      arguments that do not fit a signature (in code or a configuration)
 #pragma once
 
 #include <stdexcept>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <mutex>
 #include <numeric>
 #include <unordered_set>
@@ -147,9 +148,11 @@ const ClassInfo* RegistryBase::find_here(std::string_view name) const {
 }
 
 const ClassInfo* RegistryBase::find(std::string_view name) const {
+  // Own entries first, without walking the include graph: that is the common case.
   if (const ClassInfo* cls = find_here(name)) return cls;
-  for (const RegistryBase* registry : lookup_order()) {
-    if (const ClassInfo* cls = registry->find_here(name)) return cls;
+  const auto order = lookup_order();
+  for (auto registry = std::next(order.begin()); registry != order.end(); ++registry) {
+    if (const ClassInfo* cls = (*registry)->find_here(name)) return cls;
   }
   return nullptr;
 }
