@@ -195,6 +195,8 @@ class ClassInfo {
   Object build(CallArguments& arguments, const Resolver* resolver = nullptr) const;
   /// Builds from a JSON object of keyword arguments; `code` holds arguments passed in code beside it.
   Object build_from_json(const Json& arguments, const Resolver* resolver, CallArguments code = {}) const;
+  /// The object as another handle type declared by extra_conversions (in a std::any), or an empty any.
+  std::any convert(const Object& object, const std::type_info& target) const;
 
   /// What a registration states; the typed half of a class builds one and hands it to the constructor.
   struct Definition {
@@ -208,6 +210,7 @@ class ClassInfo {
     std::vector<std::size_t> excluded_positions;
     std::vector<std::string> excluded_names;
     std::vector<const std::type_info*> default_factories;  // per parameter: a computed default's type
+    std::vector<Conversion> conversions;
   };
 
  protected:
@@ -222,6 +225,10 @@ class ClassInfo {
   Json record(const CallArguments& arguments) const;
   /// Rethrows the error in flight (from converting parameter `index`) with this class's path in front.
   [[noreturn]] void rethrow_for_parameter(std::size_t index) const;
+  /// Rethrows the error in flight from the factory or constructor: an ArgumentError gets this class's
+  /// path in front; another exception becomes an ArgumentError naming this class, with the original
+  /// nested in it (std::rethrow_if_nested reaches it).
+  [[noreturn]] void rethrow_from_constructor() const;
   [[noreturn]] void argument_type_error(std::size_t index, const CallArgument& argument) const;
   [[noreturn]] void code_only_error(std::size_t index, const CallArgument& argument,
                                     const std::type_info& type) const;
@@ -242,6 +249,7 @@ class ClassInfo {
   std::vector<std::size_t> excluded_positions_;
   std::vector<std::string> excluded_names_;
   std::vector<const std::type_info*> default_factories_;
+  std::vector<Conversion> conversions_;
 };
 
 /// Adds a definition to the process-wide table of classes, keyed by C++ type. Returns the definition
@@ -327,15 +335,20 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
     Json canonical = Json::object();
     auto values = convert(slots, resolver, canonical, std::index_sequence_for<P...>{});
     auto entity = make_record(record(arguments), std::move(canonical));
-    auto* raw = std::apply(
-        [this](auto&... value) -> element_type* {
-          if constexpr (std::is_same_v<F, DefaultFactory>) {
-            return new element_type(std::move(value)...);
-          } else {
-            return construct_from<element_type>(function_(std::move(value)...));
-          }
-        },
-        values);
+    element_type* raw = nullptr;
+    try {
+      raw = std::apply(
+          [this](auto&... value) -> element_type* {
+            if constexpr (std::is_same_v<F, DefaultFactory>) {
+              return new element_type(std::move(value)...);
+            } else {
+              return construct_from<element_type>(function_(std::move(value)...));
+            }
+          },
+          values);
+    } catch (...) {
+      rethrow_from_constructor();
+    }
     std::shared_ptr<element_type> pointer(raw, EntityDeleter{std::move(entity), [](void* object) {
                                                                delete static_cast<element_type*>(object);
                                                              }});
@@ -369,9 +382,8 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
     using Target = Param<I>;
     if constexpr (entity_handle<Target>) {
       const Object object = resolve_entity(argument, resolver, parameters()[I].type);
-      if (!object) return Target{};  // None
-      Target handle = entity_traits<Target>::from_object(object);
-      if (!handle) argument_type_error(I, argument);
+      Target handle = entity_traits<Target>::from_object(object);  // an empty object is None
+      if (object && !entity_traits<Target>::to_object(handle)) argument_type_error(I, argument);
       return handle;
     } else {
       if constexpr (readable_from_json<Target>) {
@@ -435,7 +447,8 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
   definition.element = &typeid(typename handle_traits<T>::element_type);
   definition.signature = &typeid(Signature);
   definition.factory = &typeid(F);
-  definition.name = unqualified_type_name(typeid(typename handle_traits<T>::element_type));
+  definition.name = default_class_name<T>();
+  definition.conversions = extra_conversions<typename handle_traits<T>::element_type>::list();
   definition.parameters.resize(Traits::arity);
   definition.default_factories.resize(Traits::arity);
   typename ClassType::Defaults defaults;
@@ -518,6 +531,7 @@ const ClassInfo& require_class(const ClassInfo* cls, const std::type_info& type)
 template <class T, class... A>
 typename handle_traits<T>::handle_type create(A&&... arguments) {
   using element_type = typename handle_traits<T>::element_type;
+  prepare_class<T>();
   const ClassInfo& cls = require_class(registered_class<T>.load(std::memory_order_acquire), typeid(T));
   CallArguments call = pack_arguments(std::forward<A>(arguments)...);
   return handle_traits<T>::wrap(cls.build(call).template as<element_type>());

@@ -12,6 +12,7 @@
 // filled in, values converted to their declared types. See docs/identity.md.
 #pragma once
 
+#include <any>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <string_view>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "torchsystem/error.hpp"
 #include "torchsystem/json.hpp"
@@ -153,11 +155,37 @@ class Object {
 
 /// How the library hands out objects of a registered type T: by default std::shared_ptr<T>. A layer
 /// specializes it for handle types (LibTorch's module holders) so that create<Holder> returns a Holder.
+/// A specialization may also provide `static std::string type_name()` (the class's default name, such as
+/// `Linear` for a holder of LinearImpl) and `static void prepare()` (run before create<T> and
+/// Registry::add<T>, so that a layer can register its built-in types on first use).
 template <class T>
 struct handle_traits {
   using element_type = T;
   using handle_type = std::shared_ptr<T>;
   static handle_type wrap(std::shared_ptr<element_type> pointer) { return pointer; }
+};
+
+/// The default registered name of T: handle_traits<T>::type_name() if given, else the element's name.
+template <class T>
+std::string default_class_name();
+
+/// Runs handle_traits<T>::prepare() when the layer that owns T declares one.
+template <class T>
+void prepare_class() {
+  if constexpr (requires { handle_traits<T>::prepare(); }) handle_traits<T>::prepare();
+}
+
+/// Another handle type a class's objects can be handed out as, when that needs the object's static
+/// type (LibTorch's AnyModule does). `convert` returns the handle in a std::any, or an empty one.
+struct Conversion {
+  const std::type_info* target = nullptr;
+  std::any (*convert)(const Object&) = nullptr;
+};
+
+/// The conversions a layer declares for objects of element type E; none by default.
+template <class E>
+struct extra_conversions {
+  static std::vector<Conversion> list() { return {}; }
 };
 
 /// Handles that refer to entities: as arguments they are recorded by identity, as parameters they
@@ -168,6 +196,16 @@ struct entity_traits;
 /// The unqualified name of a C++ type, as Python's `__name__` would give it: `Model` for `app::Model`.
 std::string unqualified_type_name(const std::type_info& type);
 
+template <class T>
+std::string default_class_name() {
+  if constexpr (requires { handle_traits<T>::type_name(); })
+    return handle_traits<T>::type_name();
+  else
+    return unqualified_type_name(typeid(typename handle_traits<T>::element_type));
+}
+
+/// An entity_traits specialization gives to_object, from_object (an empty Object gives an empty handle)
+/// and type_name (as signatures show the parameter type).
 template <class U>
 struct entity_traits<std::shared_ptr<U>> {
   static Object to_object(const std::shared_ptr<U>& handle) { return Object(handle); }

@@ -61,14 +61,20 @@ class RegistryBase : public Resolver {
     const ClassInfo* cls = nullptr;
     Upcast upcast = nullptr;  // the object as a pointer to the registry's base, erased to void
   };
+  /// A built object, and how to hand it out as the registry's base.
+  struct Built {
+    Object object;
+    Upcast upcast = nullptr;
+  };
+  [[noreturn]] void handle_type_error(const Object& object, std::string_view handle) const;
 
   void insert(std::string key, const ClassInfo& cls, Upcast upcast);
   Entry entry(std::string_view name) const;
   /// Builds `name` from keyword arguments in JSON (and `code` arguments beside them).
-  std::shared_ptr<void> build(std::string_view name, const Json& arguments, CallArguments code) const;
+  Built build(std::string_view name, const Json& arguments, CallArguments code) const;
   /// Builds from {"name": ..., "arguments": {...}, "hash": ...} (the form getmetadata gives).
-  std::shared_ptr<void> build(const Json& config, CallArguments code) const;
-  std::shared_ptr<void> build(const Entry& entry, CallArguments& arguments) const;
+  Built build(const Json& config, CallArguments code) const;
+  Built build(const Entry& entry, CallArguments& arguments) const;
 
  private:
   struct Hash {
@@ -126,6 +132,7 @@ class Registry : public RegistryBase {
   /// Adds a class registered elsewhere, under its name or under `key`.
   template <class T>
   const ClassInfo& add(std::string key = {}) {
+    prepare_class<T>();
     const ClassInfo& cls = require_class(registered_class<T>.load(std::memory_order_acquire), typeid(T));
     return add_registered<T>(cls, std::move(key));
   }
@@ -137,13 +144,23 @@ class Registry : public RegistryBase {
   /// arguments that cannot come from JSON, positional or `"name"_a = value`.
   template <std::same_as<Json> J, class... A>
   std::shared_ptr<Base> create(const J& config, A&&... code) const {
-    return std::static_pointer_cast<Base>(build(config, pack_arguments(std::forward<A>(code)...)));
+    return upcast(build(config, pack_arguments(std::forward<A>(code)...)));
   }
 
   /// Builds `name` from a JSON object of keyword arguments, with `code` arguments beside them.
   template <class... A>
   std::shared_ptr<Base> create(std::string_view name, const Json& arguments, A&&... code) const {
-    return std::static_pointer_cast<Base>(build(name, arguments, pack_arguments(std::forward<A>(code)...)));
+    return upcast(build(name, arguments, pack_arguments(std::forward<A>(code)...)));
+  }
+
+  /// As create(config, code...), handing the object out as the entity handle H (a LibTorch module
+  /// holder, torch::nn::AnyModule, std::shared_ptr<Derived>). Throws ArgumentError when it is not an H.
+  template <entity_handle H, std::same_as<Json> J, class... A>
+  H create_as(const J& config, A&&... code) const {
+    const Object object = build(config, pack_arguments(std::forward<A>(code)...)).object;
+    H handle = entity_traits<H>::from_object(object);
+    if (!entity_traits<H>::to_object(handle)) handle_type_error(object, entity_traits<H>::type_name());
+    return handle;
   }
 
  private:
@@ -161,7 +178,10 @@ class Registry : public RegistryBase {
   }
 
   std::shared_ptr<Base> build_entry(const Entry& entry, CallArguments& call) const {
-    return std::static_pointer_cast<Base>(build(entry, call));
+    return upcast(build(entry, call));
+  }
+  static std::shared_ptr<Base> upcast(const Built& built) {
+    return std::static_pointer_cast<Base>(built.upcast(built.object));
   }
 };
 

@@ -26,8 +26,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "torchsystem/error.hpp"
@@ -184,6 +186,47 @@ struct value_traits<std::vector<T>> {
       }
     }
     return values;
+  }
+};
+
+/// Python's tuples: a JSON array of fixed length, elements in order.
+template <class... T>
+requires(has_json_form<T>&&...) struct value_traits<std::tuple<T...>> {
+  static constexpr std::string_view name = "tuple";
+  static Json to_json(const std::tuple<T...>& values) {
+    return std::apply([](const auto&... value) { return Json::array({value_traits<T>::to_json(value)...}); },
+                      values);
+  }
+  static std::tuple<T...> from_json(const Json& json) requires(readable_from_json<T>&&...) {
+    if (!json.is_array() || json.size() != sizeof...(T)) {
+      conversion_error("tuple of " + std::to_string(sizeof...(T)), json);
+    }
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return std::tuple<T...>{element<T>(json, I)...};
+    }
+    (std::index_sequence_for<T...>{});
+  }
+
+ private:
+  template <class E>
+  static E element(const Json& json, std::size_t index) {
+    try {
+      return value_traits<E>::from_json(json[index]);
+    } catch (const ArgumentError& error) {
+      rethrow_in_element(error, "[" + std::to_string(index) + "]");
+    }
+  }
+};
+
+template <class T, class U>
+requires(has_json_form<T>&& has_json_form<U>) struct value_traits<std::pair<T, U>>
+    : value_traits<std::tuple<T, U>> {
+  static Json to_json(const std::pair<T, U>& values) {
+    return value_traits<std::tuple<T, U>>::to_json(std::tuple<T, U>(values));
+  }
+  static std::pair<T, U> from_json(const Json& json) requires(readable_from_json<T>&& readable_from_json<U>) {
+    auto [first, second] = value_traits<std::tuple<T, U>>::from_json(json);
+    return {std::move(first), std::move(second)};
   }
 };
 

@@ -1,6 +1,7 @@
 #include "torchsystem/class.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <mutex>
 #include <typeindex>
 #include <unordered_map>
@@ -62,7 +63,8 @@ ClassInfo::ClassInfo(Definition definition)
       parameters_(std::move(definition.parameters)),
       excluded_positions_(std::move(definition.excluded_positions)),
       excluded_names_(std::move(definition.excluded_names)),
-      default_factories_(std::move(definition.default_factories)) {
+      default_factories_(std::move(definition.default_factories)),
+      conversions_(std::move(definition.conversions)) {
   validate();
 }
 
@@ -274,6 +276,27 @@ void ClassInfo::rethrow_for_parameter(std::size_t index) const {
   } catch (const NotAnEntityError& error) {
     throw ArgumentError(here, error.what());
   }
+}
+
+void ClassInfo::rethrow_from_constructor() const {
+  try {
+    throw;
+  } catch (const ArgumentError& error) {
+    throw ArgumentError(error.path().empty() ? name_ : name_ + "." + error.path(), error.reason());
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& error) {
+    // Libraries such as LibTorch append a backtrace after the first line; the message keeps the reason.
+    const std::string_view what = error.what();
+    std::throw_with_nested(ArgumentError(name_, std::string(what.substr(0, what.find('\n')))));
+  }
+}
+
+std::any ClassInfo::convert(const Object& object, const std::type_info& target) const {
+  for (const Conversion& conversion : conversions_) {
+    if (*conversion.target == target) return conversion.convert(object);
+  }
+  return {};
 }
 
 void ClassInfo::argument_type_error(std::size_t index, const CallArgument& argument) const {

@@ -165,17 +165,17 @@ std::vector<std::string> RegistryBase::suggest(std::string_view name) const {
   return close_names(name, names);
 }
 
-std::shared_ptr<void> RegistryBase::build(const Entry& entry, CallArguments& arguments) const {
-  return entry.upcast(entry.cls->build(arguments, this));
+RegistryBase::Built RegistryBase::build(const Entry& entry, CallArguments& arguments) const {
+  return {entry.cls->build(arguments, this), entry.upcast};
 }
 
-std::shared_ptr<void> RegistryBase::build(std::string_view name, const Json& arguments,
-                                          CallArguments code) const {
+RegistryBase::Built RegistryBase::build(std::string_view name, const Json& arguments,
+                                        CallArguments code) const {
   const Entry found = entry(name);
-  return found.upcast(found.cls->build_from_json(arguments, this, std::move(code)));
+  return {found.cls->build_from_json(arguments, this, std::move(code)), found.upcast};
 }
 
-std::shared_ptr<void> RegistryBase::build(const Json& config, CallArguments code) const {
+RegistryBase::Built RegistryBase::build(const Json& config, CallArguments code) const {
   const auto fail = [](const std::string& reason) { throw ArgumentError("config", reason); };
   if (!config.is_object()) {
     fail("expected an object {\"name\": ..., \"arguments\": {...}}, got " + describe_json(config));
@@ -199,7 +199,13 @@ std::shared_ptr<void> RegistryBase::build(const Json& config, CallArguments code
   Object object = found.cls->build_from_json(arguments, this, std::move(code));
   // A hash fixed with sethash is part of the identity getmetadata reports; keep it across the round trip.
   if (config.contains("hash")) require_record(object).set_hash(config["hash"].get<std::string>());
-  return found.upcast(object);
+  return {std::move(object), found.upcast};
+}
+
+void RegistryBase::handle_type_error(const Object& object, std::string_view handle) const {
+  const EntityRecord* record = object.record();
+  const std::string name = record ? record->cls().name() : unqualified_type_name(object.type());
+  throw ArgumentError(name, "was built, but it cannot be handed out as " + std::string(handle));
 }
 
 }  // namespace torchsystem

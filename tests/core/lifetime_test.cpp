@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "torchsystem/torchsystem.hpp"
 
 namespace ts = torchsystem;
@@ -199,13 +200,24 @@ TEST(Lifetime, OuterKeepsNestedEntityAliveOnlyWhenItHoldsIt) {
 TEST(Lifetime, ConstructorExceptionLeavesNothingBehind) {
   Modules modules;
   const std::size_t start = ts::live_entities();
-  EXPECT_THROW(modules.get("Thrower")(modules.get("Act")(), -1), std::invalid_argument);
+  // A constructor's own exception becomes an ArgumentError naming the class, the original nested in it.
+  try {
+    modules.get("Thrower")(modules.get("Act")(), -1);
+    ADD_FAILURE() << "the constructor threw";
+  } catch (const ts::ArgumentError& error) {
+    EXPECT_EQ(error.path(), "Thrower");
+    EXPECT_EQ(error.reason(), "negative");
+    EXPECT_THROW(std::rethrow_if_nested(error), std::invalid_argument);
+  }
   EXPECT_EQ(ts::live_entities(), start);
-  EXPECT_THROW(modules.create("Thrower", Json{{"inner", "Act"}, {"value", -1}}), std::invalid_argument);
+  EXPECT_THROW(modules.create("Thrower", Json{{"inner", "Act"}, {"value", -1}}), ts::ArgumentError);
   EXPECT_EQ(ts::live_entities(), start) << "the nested activation built for it is released too";
-  EXPECT_THROW(modules.create("Keeper", ts::parse_json(R"({"inner": {"name": "Thrower",
-      "arguments": {"inner": {"name": "Keeper", "arguments": {"inner": "Act"}}, "value": -1}}})")),
-               std::invalid_argument);
+  const auto nested = test_support::thrown<ts::ArgumentError>([&] {
+    modules.create("Keeper", ts::parse_json(R"({"inner": {"name": "Thrower",
+      "arguments": {"inner": {"name": "Keeper", "arguments": {"inner": "Act"}}, "value": -1}}})"));
+  });
+  ASSERT_TRUE(nested);
+  EXPECT_STREQ(nested->what(), "Keeper.inner -> Thrower: negative");
   EXPECT_EQ(ts::live_entities(), start);
   EXPECT_NO_THROW(modules.create("Thrower", Json{{"inner", "Act"}, {"value", 1}}));
   EXPECT_EQ(ts::live_entities(), start);

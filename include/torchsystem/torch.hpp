@@ -1,0 +1,8 @@
+// The LibTorch layer in one include: module holders and optimizers as entities, the catalog of
+// LibTorch's built-in types under their PyTorch names, and the core registry.
+#pragma once
+
+#include "torchsystem/torch/catalog.hpp"
+#include "torchsystem/torch/module.hpp"
+#include "torchsystem/torch/values.hpp"
+#include "torchsystem/torchsystem.hpp"
