@@ -1,8 +1,223 @@
 // The catalog's recurrent, attention, transformer, shape and resampling modules.
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pixelshuffle.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/modules/transformerlayer.h>
+#include <torch/nn/modules/upsampling.h>
+
 #include "catalog_support.hpp"
 
 namespace torchsystem::catalog {
 
-void register_sequence_layers(TorchCatalog&) {}
+namespace {
+
+/// LibTorch's Upsample modes (UpsampleOptions::mode_t is private in LibTorch 1.13).
+using UpsampleMode = std::decay_t<decltype(torch::nn::UpsampleOptions().mode())>;
+
+/// A transformer layer's activation: PyTorch's "relu" (its default, the function F.relu) or "gelu".
+/// LibTorch's activation_t also holds a callable, which enum_option cannot name, hence the narrower
+/// variant.
+torch::nn::activation_t transformer_activation(const std::string& activation) {
+  using Named = c10::variant<torch::enumtype::kReLU, torch::enumtype::kGELU>;
+  return c10::visit([](auto alternative) -> torch::nn::activation_t { return alternative; },
+                    enum_option<Named>("activation", activation, {"relu", "gelu"}));
+}
+
+/// Upsample's size or scale_factor as LibTorch takes it: one value per spatial dimension. PyTorch
+/// repeats a single value for every spatial dimension of the input; LibTorch's Upsample does not, so
+/// a single value is repeated for the dimensions the mode implies ("linear" 1, "bilinear" and
+/// "bicubic" 2, "trilinear" 3). With "nearest" only the input tells, so a tuple is required.
+template <class T>
+std::vector<T> upsample_values(std::string_view parameter, const OneOrTuple<T, 0>& value,
+                               const UpsampleMode& mode) {
+  if (!value.is_scalar()) return value.values();
+  const std::size_t dimensions = c10::visit(
+      [](const auto& alternative) -> std::size_t {
+        using M = std::decay_t<decltype(alternative)>;
+        if constexpr (std::is_same_v<M, torch::enumtype::kLinear>) return 1;
+        if constexpr (std::is_same_v<M, torch::enumtype::kBilinear> ||
+                      std::is_same_v<M, torch::enumtype::kBicubic>)
+          return 2;
+        if constexpr (std::is_same_v<M, torch::enumtype::kTrilinear>) return 3;
+        return 0;
+      },
+      mode);
+  if (dimensions == 0) {
+    throw ArgumentError(std::string(parameter),
+                        "LibTorch 1.13's Upsample needs one value per spatial dimension and, with mode "
+                        "\"nearest\", cannot repeat a single value to the input's dimensions; give a tuple "
+                        "(such as [2, 2] for a 4-D input)");
+  }
+  return value.as_vector(dimensions);
+}
+
+/// LibTorch 1.13's MultiheadAttention::forward requires key and value of the same shape, so a module
+/// whose kdim and vdim differ (PyTorch allows it) could never run.
+void same_key_and_value_dims(std::int64_t kdim, std::int64_t vdim) {
+  if (kdim == vdim) return;
+  throw ArgumentError("vdim",
+                      "LibTorch 1.13's MultiheadAttention requires key and value of the same shape, so "
+                      "vdim (None stands for embed_dim) must equal kdim (" +
+                          std::to_string(kdim) + "), got " + std::to_string(vdim));
+}
+
+c10::optional<bool> to_c10(const std::optional<bool>& value) {
+  return value ? c10::optional<bool>(*value) : c10::nullopt;
+}
+
+}  // namespace
+
+void register_sequence_layers(TorchCatalog& catalog) {
+  auto& modules = catalog.modules;
+
+  modules.register_class<torch::nn::LSTM(std::int64_t, std::int64_t, std::int64_t, bool, bool, double, bool,
+                                         std::int64_t)>(
+      factory([](std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers, bool bias,
+                 bool batch_first, double dropout, bool bidirectional, std::int64_t proj_size) {
+        return torch::nn::LSTMOptions(input_size, hidden_size)
+            .num_layers(num_layers)
+            .bias(bias)
+            .batch_first(batch_first)
+            .dropout(dropout)
+            .bidirectional(bidirectional)
+            .proj_size(proj_size);
+      }),
+      "input_size", "hidden_size", "num_layers"_a = std::int64_t{1}, "bias"_a = true, "batch_first"_a = false,
+      "dropout"_a = 0.0, "bidirectional"_a = false, "proj_size"_a = std::int64_t{0});
+
+  modules.register_class<torch::nn::GRU(std::int64_t, std::int64_t, std::int64_t, bool, bool, double, bool)>(
+      factory([](std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers, bool bias,
+                 bool batch_first, double dropout, bool bidirectional) {
+        return torch::nn::GRUOptions(input_size, hidden_size)
+            .num_layers(num_layers)
+            .bias(bias)
+            .batch_first(batch_first)
+            .dropout(dropout)
+            .bidirectional(bidirectional);
+      }),
+      "input_size", "hidden_size", "num_layers"_a = std::int64_t{1}, "bias"_a = true, "batch_first"_a = false,
+      "dropout"_a = 0.0, "bidirectional"_a = false);
+
+  modules.register_class<torch::nn::RNN(std::int64_t, std::int64_t, std::int64_t, std::string, bool, bool,
+                                        double, bool)>(
+      factory([](std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers,
+                 std::string nonlinearity, bool bias, bool batch_first, double dropout, bool bidirectional) {
+        return torch::nn::RNNOptions(input_size, hidden_size)
+            .num_layers(num_layers)
+            .nonlinearity(enum_option<torch::nn::RNNOptions::nonlinearity_t>("nonlinearity", nonlinearity,
+                                                                             {"tanh", "relu"}))
+            .bias(bias)
+            .batch_first(batch_first)
+            .dropout(dropout)
+            .bidirectional(bidirectional);
+      }),
+      "input_size", "hidden_size", "num_layers"_a = std::int64_t{1}, "nonlinearity"_a = std::string("tanh"),
+      "bias"_a = true, "batch_first"_a = false, "dropout"_a = 0.0, "bidirectional"_a = false);
+
+  modules.register_class<torch::nn::LSTMCell(std::int64_t, std::int64_t, bool)>(
+      factory([](std::int64_t input_size, std::int64_t hidden_size, bool bias) {
+        return torch::nn::LSTMCellOptions(input_size, hidden_size).bias(bias);
+      }),
+      "input_size", "hidden_size", "bias"_a = true);
+
+  modules.register_class<torch::nn::GRUCell(std::int64_t, std::int64_t, bool)>(
+      factory([](std::int64_t input_size, std::int64_t hidden_size, bool bias) {
+        return torch::nn::GRUCellOptions(input_size, hidden_size).bias(bias);
+      }),
+      "input_size", "hidden_size", "bias"_a = true);
+
+  modules.register_class<torch::nn::MultiheadAttention(std::int64_t, std::int64_t, double, bool, bool, bool,
+                                                       std::optional<std::int64_t>,
+                                                       std::optional<std::int64_t>, bool)>(
+      factory([](std::int64_t embed_dim, std::int64_t num_heads, double dropout, bool bias, bool add_bias_kv,
+                 bool add_zero_attn, std::optional<std::int64_t> kdim, std::optional<std::int64_t> vdim,
+                 bool batch_first) {
+        only_default("batch_first", batch_first, false);
+        same_key_and_value_dims(kdim.value_or(embed_dim), vdim.value_or(embed_dim));
+        return torch::nn::MultiheadAttentionOptions(embed_dim, num_heads)
+            .dropout(dropout)
+            .bias(bias)
+            .add_bias_kv(add_bias_kv)
+            .add_zero_attn(add_zero_attn)
+            .kdim(kdim.value_or(embed_dim))
+            .vdim(vdim.value_or(embed_dim));
+      }),
+      "embed_dim", "num_heads", "dropout"_a = 0.0, "bias"_a = true, "add_bias_kv"_a = false,
+      "add_zero_attn"_a = false, "kdim"_a = std::nullopt, "vdim"_a = std::nullopt, "batch_first"_a = false);
+
+  modules.register_class<torch::nn::TransformerEncoderLayer(std::int64_t, std::int64_t, std::int64_t, double,
+                                                            std::string, double, bool, bool, bool)>(
+      factory([](std::int64_t d_model, std::int64_t nhead, std::int64_t dim_feedforward, double dropout,
+                 std::string activation, double layer_norm_eps, bool batch_first, bool norm_first,
+                 bool bias) {
+        only_default("layer_norm_eps", layer_norm_eps, 1e-5);
+        only_default("batch_first", batch_first, false);
+        only_default("norm_first", norm_first, false);
+        only_default("bias", bias, true);
+        return torch::nn::TransformerEncoderLayerOptions(d_model, nhead)
+            .dim_feedforward(dim_feedforward)
+            .dropout(dropout)
+            .activation(transformer_activation(activation));
+      }),
+      "d_model", "nhead", "dim_feedforward"_a = std::int64_t{2048}, "dropout"_a = 0.1,
+      "activation"_a = std::string("relu"), "layer_norm_eps"_a = 1e-5, "batch_first"_a = false,
+      "norm_first"_a = false, "bias"_a = true);
+
+  modules.register_class<torch::nn::TransformerDecoderLayer(std::int64_t, std::int64_t, std::int64_t, double,
+                                                            std::string, double, bool, bool, bool)>(
+      factory([](std::int64_t d_model, std::int64_t nhead, std::int64_t dim_feedforward, double dropout,
+                 std::string activation, double layer_norm_eps, bool batch_first, bool norm_first,
+                 bool bias) {
+        only_default("layer_norm_eps", layer_norm_eps, 1e-5);
+        only_default("batch_first", batch_first, false);
+        only_default("norm_first", norm_first, false);
+        only_default("bias", bias, true);
+        return torch::nn::TransformerDecoderLayerOptions(d_model, nhead)
+            .dim_feedforward(dim_feedforward)
+            .dropout(dropout)
+            .activation(transformer_activation(activation));
+      }),
+      "d_model", "nhead", "dim_feedforward"_a = std::int64_t{2048}, "dropout"_a = 0.1,
+      "activation"_a = std::string("relu"), "layer_norm_eps"_a = 1e-5, "batch_first"_a = false,
+      "norm_first"_a = false, "bias"_a = true);
+
+  modules.register_class<torch::nn::Flatten(std::int64_t, std::int64_t)>(
+      factory([](std::int64_t start_dim, std::int64_t end_dim) {
+        return torch::nn::FlattenOptions().start_dim(start_dim).end_dim(end_dim);
+      }),
+      "start_dim"_a = std::int64_t{1}, "end_dim"_a = std::int64_t{-1});
+
+  modules.register_class<torch::nn::Unflatten(std::int64_t, std::vector<std::int64_t>)>(
+      factory([](std::int64_t dim, std::vector<std::int64_t> unflattened_size) {
+        return torch::nn::UnflattenOptions(dim, std::move(unflattened_size));
+      }),
+      "dim", "unflattened_size");
+
+  // PyTorch's Identity(*args, **kwargs) ignores whatever it is given; here it takes nothing.
+  modules.register_class<torch::nn::Identity()>();
+
+  modules.register_class<torch::nn::PixelShuffle(std::int64_t)>(
+      factory([](std::int64_t upscale_factor) { return torch::nn::PixelShuffleOptions(upscale_factor); }),
+      "upscale_factor");
+
+  modules.register_class<torch::nn::Upsample(std::optional<IntOrTupleAny>, std::optional<FloatOrTupleAny>,
+                                             std::string, std::optional<bool>, std::optional<bool>)>(
+      factory([](std::optional<IntOrTupleAny> size, std::optional<FloatOrTupleAny> scale_factor,
+                 std::string mode, std::optional<bool> align_corners,
+                 std::optional<bool> recompute_scale_factor) {
+        only_default("recompute_scale_factor", recompute_scale_factor, std::nullopt);
+        auto options = torch::nn::UpsampleOptions()
+                           .mode(enum_option<UpsampleMode>(
+                               "mode", mode, {"nearest", "linear", "bilinear", "bicubic", "trilinear"}))
+                           .align_corners(to_c10(align_corners));
+        if (size) options.size(upsample_values("size", *size, options.mode()));
+        if (scale_factor)
+          options.scale_factor(upsample_values("scale_factor", *scale_factor, options.mode()));
+        return options;
+      }),
+      "size"_a = std::nullopt, "scale_factor"_a = std::nullopt, "mode"_a = std::string("nearest"),
+      "align_corners"_a = std::nullopt, "recompute_scale_factor"_a = std::nullopt);
+}
 
 }  // namespace torchsystem::catalog
