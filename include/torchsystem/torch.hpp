@@ -2,6 +2,7 @@
 // LibTorch's built-in types under their PyTorch names, and the core registry.
 #pragma once
 
+#include "torchsystem/torch/activations.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/torch/values.hpp"

@@ -203,8 +203,12 @@ std::vector<CallArgument*> ClassInfo::bind(CallArguments& arguments) const {
   }
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     if (!slots[i] && !parameters_[i].has_default) {
+      // A parameter with no JSON form can only come from code, beside a configuration.
+      const std::string hint = parameters_[i].has_json_form || parameters_[i].is_entity
+                                   ? ""
+                                   : " (it has no JSON form: pass it in code)";
       throw ArgumentError(name_ + "." + parameters_[i].name,
-                          "missing required argument of type " + parameters_[i].type);
+                          "missing required argument of type " + parameters_[i].type + hint);
     }
   }
   return slots;

@@ -11,82 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "cli_runner.hpp"
 #include "test_support.hpp"
 #include "torchsystem/json_reader.hpp"
 
 namespace torchsystem {
 namespace {
 
+using cli_runner::Cli;
+using cli_runner::Outcome;
+using cli_runner::read_file;
+using cli_runner::split_lines;
+using cli_runner::write_file;
 using test_support::contains;
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_file(const std::filesystem::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string shell_quote(const std::string& argument) {
-  std::string quoted = "'";
-  for (const char c : argument) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
-
-struct Outcome {
-  int status = -1;  // the exit status; -1 when the process did not exit normally
-  std::string out;
-  std::string err;
-};
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "torchsystem-cli-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  std::filesystem::path path(const std::string& name) const { return dir_ / name; }
-
-  // Runs the program with `arguments` (each passed as one argv entry) and `input` on standard input.
-  Outcome run(const std::vector<std::string>& arguments, const std::string& input = "") {
-    write_file(path("stdin"), input);
-    // Appended piece by piece: g++ 12 gives a false -Wrestrict warning for `"literal" + std::string`.
-    std::string command = shell_quote(TORCHSYSTEM_CLI);
-    for (const std::string& argument : arguments) command.append(" ").append(shell_quote(argument));
-    command.append(" <").append(shell_quote(path("stdin").string()));
-    command.append(" >").append(shell_quote(path("stdout").string()));
-    command.append(" 2>").append(shell_quote(path("stderr").string()));
-    const int raw = std::system(command.c_str());
-    Outcome result;
-    result.status = (raw != -1 && WIFEXITED(raw)) ? WEXITSTATUS(raw) : -1;
-    result.out = read_file(path("stdout"));
-    result.err = read_file(path("stderr"));
-    return result;
-  }
-
-  std::filesystem::path dir_;
-};
 
 const std::string model_arguments = R"({"x": 1, "y": 2.0, "z": "3"})";
 const std::string model_hash = "b12461be073bff9f5847f3f423767aa2";
@@ -325,7 +262,7 @@ TEST_F(Cli, HelpListsCommandsAndOptions) {
     const Outcome program = run({option});
     EXPECT_EQ(program.status, 0);
     EXPECT_TRUE(contains(program.out, "usage: torchsystem <command>"));
-    EXPECT_TRUE(contains(program.out, "  hash      print the identity hash"));
+    EXPECT_TRUE(contains(program.out, "  hash       print the identity hash"));
 
     const Outcome hash = run({"hash", option});
     EXPECT_EQ(hash.status, 0);

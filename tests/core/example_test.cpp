@@ -1,29 +1,11 @@
 // The main job (examples/reference.cpp) prints the reference's published identities.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
-#include <memory>
-#include <string>
+#include "example_output.hpp"
 
 namespace {
 
-std::string run(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get())) output += buffer.data();
-  return output;
-}
-
-// Each example runs once; its tests read what it printed.
-template <const char* const& Program>
-class ExampleOutput : public testing::Test {
- protected:
-  static void SetUpTestSuite() { output_ = run(Program); }
-  static bool prints(const std::string& text) { return output_.find(text) != std::string::npos; }
-  static inline std::string output_;
-};
+using example_output::ExampleOutput;
 
 constexpr const char* reference_program = TORCHSYSTEM_REFERENCE_EXAMPLE;
 constexpr const char* tour_program = TORCHSYSTEM_TOUR_EXAMPLE;

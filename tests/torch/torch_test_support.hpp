@@ -47,3 +47,16 @@ inline std::shared_ptr<torch::optim::Optimizer> build_optimizer(std::string_view
 }
 
 }  // namespace torch_test
+
+namespace torch_test {
+/// The message of the exception `action` throws, or "(no exception)".
+template <class F>
+std::string test_message(F&& action) {
+  try {
+    action();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "(no exception)";
+}
+}  // namespace torch_test

@@ -105,10 +105,6 @@ int hash_one(std::string_view name, std::optional<std::string_view> arguments_te
 // ---------------------------------------------------------------------------------------------------
 // A JSON-lines batch.
 
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-
 class BatchHasher {
  public:
   void line(std::string_view text) {
@@ -164,18 +160,9 @@ class BatchHasher {
 };
 
 int hash_jsonl(std::string_view path) {
-  const bool from_stdin = path.empty() || path == "-";
-  std::string display = "standard input";
-  if (!from_stdin) {
-    display.assign("'").append(path).append("'");
-  }
-  std::unique_ptr<std::FILE, FileCloser> owned;
-  std::FILE* input = stdin;
-  if (!from_stdin) {
-    owned.reset(std::fopen(std::string(path).c_str(), "rb"));
-    if (!owned) throw std::runtime_error("cannot open " + display + ": " + std::strerror(errno));
-    input = owned.get();
-  }
+  const InputFile file = open_input(path);
+  std::FILE* input = file.stream;
+  const std::string& display = file.display;
 
   // Reads in large blocks and hashes every complete line in a block; only a partial last line is kept
   // for the next block, so memory stays bounded by the longest line.

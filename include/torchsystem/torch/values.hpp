@@ -37,7 +37,9 @@ struct value_traits<at::Tensor> {
 
 /// Tensors in a list are model state (an optimizer's parameters), never a configuration value.
 template <>
-struct value_traits<std::vector<at::Tensor>> {};
+struct value_traits<std::vector<at::Tensor>> {
+  static constexpr std::string_view name = "list[Tensor]";
+};
 
 /// A T or a tuple of T (of exactly N elements, or of any length when N is 0), as given.
 template <class T, std::size_t N>

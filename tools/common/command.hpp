@@ -1,0 +1,64 @@
+// The commands of the `torchsystem` programs and what they share.
+//
+// Each program's main.cpp holds its command table; command.cpp runs a table (dispatch, error handling,
+// exit statuses). Each command lives in its own file and only parses its own arguments, so adding a
+// command is one new file plus one row in a table.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace torchsystem::cli {
+
+/// Exit statuses: 1 when the input data is bad, 2 when the command line itself is wrong.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_bad_data = 1;
+inline constexpr int exit_usage = 2;
+
+/// A command line that does not fit the command's usage; main prints it with a pointer to --help.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A command receives its arguments without the program and command names, and returns the exit status.
+using CommandFunction = int (*)(std::span<const std::string_view> arguments);
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  CommandFunction run;
+};
+
+int hash_command(std::span<const std::string_view> arguments);
+int list_command(std::span<const std::string_view> arguments);
+int signature_command(std::span<const std::string_view> arguments);
+int create_command(std::span<const std::string_view> arguments);
+
+/// An input named on the command line: a file, or standard input for "-" (or an empty path).
+struct InputFile {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned{nullptr, &std::fclose};
+  std::FILE* stream = stdin;
+  std::string display = "standard input";  ///< for messages: 'path' or standard input
+};
+/// Opens `path` for reading; throws std::runtime_error naming it when it cannot be opened.
+InputFile open_input(std::string_view path);
+/// Reads the whole of `input`; throws std::runtime_error naming it on a read error.
+std::string read_all(const InputFile& input);
+
+/// Runs the command `arguments[0]` of `commands` with the rest; returns the exit status.
+int run_commands(std::span<const Command> commands, std::span<const std::string_view> arguments);
+/// main() of a program: runs its command table on the command line, reporting any escaped exception.
+int run_main(std::span<const Command> commands, int argc, char** argv);
+
+/// Writes all of `text` to `stream`; throws std::runtime_error when the stream refuses it.
+void write_all(std::FILE* stream, std::string_view text);
+
+/// True for --help and -h.
+bool is_help_option(std::string_view argument);
+
+}  // namespace torchsystem::cli
