@@ -5,5 +5,6 @@
 #include "torchsystem/torch/activations.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
+#include "torchsystem/torch/upsample.hpp"
 #include "torchsystem/torch/values.hpp"
 #include "torchsystem/torchsystem.hpp"

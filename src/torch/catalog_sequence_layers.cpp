@@ -7,13 +7,14 @@
 #include <torch/nn/modules/upsampling.h>
 
 #include "catalog_support.hpp"
+#include "torchsystem/torch/upsample.hpp"
 
 namespace torchsystem::catalog {
 
 namespace {
 
-/// LibTorch's Upsample modes (UpsampleOptions::mode_t is private in LibTorch 1.13).
-using UpsampleMode = std::decay_t<decltype(torch::nn::UpsampleOptions().mode())>;
+/// The modes PyTorch documents for Upsample, as LibTorch's interpolate takes them.
+using UpsampleMode = torch::nn::functional::InterpolateFuncOptions::mode_t;
 
 /// A transformer layer's activation: PyTorch's "relu" (its default, the function F.relu) or "gelu".
 /// LibTorch's activation_t also holds a callable, which enum_option cannot name, hence the narrower
@@ -24,34 +25,6 @@ torch::nn::activation_t transformer_activation(const std::string& activation) {
                     enum_option<Named>("activation", activation, {"relu", "gelu"}));
 }
 
-/// Upsample's size or scale_factor as LibTorch takes it: one value per spatial dimension. PyTorch
-/// repeats a single value for every spatial dimension of the input; LibTorch's Upsample does not, so
-/// a single value is repeated for the dimensions the mode implies ("linear" 1, "bilinear" and
-/// "bicubic" 2, "trilinear" 3). With "nearest" only the input tells, so a tuple is required.
-template <class T>
-std::vector<T> upsample_values(std::string_view parameter, const OneOrTuple<T, 0>& value,
-                               const UpsampleMode& mode) {
-  if (!value.is_scalar()) return value.values();
-  const std::size_t dimensions = c10::visit(
-      [](const auto& alternative) -> std::size_t {
-        using M = std::decay_t<decltype(alternative)>;
-        if constexpr (std::is_same_v<M, torch::enumtype::kLinear>) return 1;
-        if constexpr (std::is_same_v<M, torch::enumtype::kBilinear> ||
-                      std::is_same_v<M, torch::enumtype::kBicubic>)
-          return 2;
-        if constexpr (std::is_same_v<M, torch::enumtype::kTrilinear>) return 3;
-        return 0;
-      },
-      mode);
-  if (dimensions == 0) {
-    throw ArgumentError(std::string(parameter),
-                        "LibTorch 1.13's Upsample needs one value per spatial dimension and, with mode "
-                        "\"nearest\", cannot repeat a single value to the input's dimensions; give a tuple "
-                        "(such as [2, 2] for a 4-D input)");
-  }
-  return value.as_vector(dimensions);
-}
-
 /// LibTorch 1.13's MultiheadAttention::forward requires key and value of the same shape, so a module
 /// whose kdim and vdim differ (PyTorch allows it) could never run.
 void same_key_and_value_dims(std::int64_t kdim, std::int64_t vdim) {
@@ -60,10 +33,6 @@ void same_key_and_value_dims(std::int64_t kdim, std::int64_t vdim) {
                       "LibTorch 1.13's MultiheadAttention requires key and value of the same shape, so "
                       "vdim (None stands for embed_dim) must equal kdim (" +
                           std::to_string(kdim) + "), got " + std::to_string(vdim));
-}
-
-c10::optional<bool> to_c10(const std::optional<bool>& value) {
-  return value ? c10::optional<bool>(*value) : c10::nullopt;
 }
 
 }  // namespace
@@ -201,23 +170,26 @@ void register_sequence_layers(TorchCatalog& catalog) {
       factory([](std::int64_t upscale_factor) { return torch::nn::PixelShuffleOptions(upscale_factor); }),
       "upscale_factor");
 
-  modules.register_class<torch::nn::Upsample(std::optional<IntOrTupleAny>, std::optional<FloatOrTupleAny>,
-                                             std::string, std::optional<bool>, std::optional<bool>)>(
-      factory([](std::optional<IntOrTupleAny> size, std::optional<FloatOrTupleAny> scale_factor,
-                 std::string mode, std::optional<bool> align_corners,
-                 std::optional<bool> recompute_scale_factor) {
-        only_default("recompute_scale_factor", recompute_scale_factor, std::nullopt);
-        auto options = torch::nn::UpsampleOptions()
-                           .mode(enum_option<UpsampleMode>(
-                               "mode", mode, {"nearest", "linear", "bilinear", "bicubic", "trilinear"}))
-                           .align_corners(to_c10(align_corners));
-        if (size) options.size(upsample_values("size", *size, options.mode()));
-        if (scale_factor)
-          options.scale_factor(upsample_values("scale_factor", *scale_factor, options.mode()));
-        return options;
-      }),
-      "size"_a = std::nullopt, "scale_factor"_a = std::nullopt, "mode"_a = std::string("nearest"),
-      "align_corners"_a = std::nullopt, "recompute_scale_factor"_a = std::nullopt);
+  // The project's Upsample: LibTorch 1.13's cannot repeat a single size or scale factor (see upsample.hpp).
+  modules
+      .register_class<torchsystem::nn::Upsample(std::optional<IntOrTupleAny>, std::optional<FloatOrTupleAny>,
+                                                std::string, std::optional<bool>, std::optional<bool>)>(
+          factory([](std::optional<IntOrTupleAny> size, std::optional<FloatOrTupleAny> scale_factor,
+                     std::string mode, std::optional<bool> align_corners,
+                     std::optional<bool> recompute_scale_factor) {
+            only_default("recompute_scale_factor", recompute_scale_factor, std::nullopt);
+            if (size && scale_factor) {
+              throw ArgumentError("scale_factor", "only one of size and scale_factor may be given");
+            }
+            return torchsystem::nn::UpsampleOptions()
+                .size(std::move(size))
+                .scale_factor(std::move(scale_factor))
+                .mode(enum_option<UpsampleMode>("mode", mode,
+                                                {"nearest", "linear", "bilinear", "bicubic", "trilinear"}))
+                .align_corners(align_corners);
+          }),
+          "size"_a = std::nullopt, "scale_factor"_a = std::nullopt, "mode"_a = std::string("nearest"),
+          "align_corners"_a = std::nullopt, "recompute_scale_factor"_a = std::nullopt);
 }
 
 }  // namespace torchsystem::catalog

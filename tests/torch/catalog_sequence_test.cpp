@@ -12,7 +12,9 @@
 
 #include <initializer_list>
 #include <string>
+
 #include <string_view>
+#include "torchsystem/torch/upsample.hpp"
 
 #include "torch_test_support.hpp"
 
@@ -365,10 +367,11 @@ TEST(CatalogSequenceShape, PixelShuffleMovesChannelsToSpace) {
 // Upsample.
 
 TEST(CatalogSequenceUpsample, ScaleFactorWithBilinearModeMatchesInterpolate) {
-  auto upsample = torch_test::build<torch::nn::Upsample>(
+  auto upsample = torch_test::build<torchsystem::nn::Upsample>(
       R"({"name": "Upsample", "arguments": {"scale_factor": 2, "mode": "bilinear", "align_corners": true}})");
-  EXPECT_EQ(upsample->options.scale_factor(), (std::vector<double>{2.0, 2.0}));  // one per spatial dimension
-  EXPECT_EQ(upsample->options.align_corners(), c10::optional<bool>(true));
+  ASSERT_TRUE(upsample->options.scale_factor());
+  EXPECT_TRUE(upsample->options.scale_factor()->is_scalar()) << "kept as given, repeated at forward";
+  EXPECT_EQ(upsample->options.align_corners(), std::optional<bool>(true));
   const torch::Tensor input = torch::arange(1.0, 5.0).view({1, 1, 2, 2});
   const torch::Tensor output = upsample->forward(input);
   EXPECT_EQ(output.sizes(), (std::vector<int64_t>{1, 1, 4, 4}));
@@ -381,7 +384,7 @@ TEST(CatalogSequenceUpsample, ScaleFactorWithBilinearModeMatchesInterpolate) {
 }
 
 TEST(CatalogSequenceUpsample, SizeTupleWithNearestMode) {
-  auto upsample = torch_test::build<torch::nn::Upsample>(
+  auto upsample = torch_test::build<torchsystem::nn::Upsample>(
       R"({"name": "Upsample", "arguments": {"size": [3, 5], "mode": "nearest"}})");
   const torch::Tensor input = torch::randn({2, 1, 2, 2});
   const torch::Tensor output = upsample->forward(input);
@@ -390,26 +393,35 @@ TEST(CatalogSequenceUpsample, SizeTupleWithNearestMode) {
       output, F::interpolate(input, F::InterpolateFuncOptions().size(std::vector<int64_t>{3, 5}))));
 }
 
-TEST(CatalogSequenceUpsample, SingleSizeRepeatsForTheModesDimensions) {
-  auto linear = torch_test::build<torch::nn::Upsample>(
+TEST(CatalogSequenceUpsample, SingleValueAppliesToEverySpatialDimensionAsInPyTorch) {
+  // PyTorch's most common call, Upsample(scale_factor=2) with mode "nearest", on 1, 2 and 3 spatial dims.
+  auto nearest = torch_test::build<torchsystem::nn::Upsample>(
+      R"({"name": "Upsample", "arguments": {"scale_factor": 2}})");
+  EXPECT_EQ(nearest->forward(torch::randn({1, 2, 3})).sizes(), (std::vector<int64_t>{1, 2, 6}));
+  const torch::Tensor image = torch::randn({1, 3, 2, 3});
+  EXPECT_TRUE(torch::equal(nearest->forward(image), image.repeat_interleave(2, 2).repeat_interleave(2, 3)));
+  EXPECT_EQ(nearest->forward(torch::randn({1, 1, 2, 3, 4})).sizes(), (std::vector<int64_t>{1, 1, 4, 6, 8}));
+  auto sized =
+      torch_test::build<torchsystem::nn::Upsample>(R"({"name": "Upsample", "arguments": {"size": 4}})");
+  EXPECT_EQ(sized->forward(torch::randn({2, 1, 2, 3})).sizes(), (std::vector<int64_t>{2, 1, 4, 4}));
+  auto linear = torch_test::build<torchsystem::nn::Upsample>(
       R"({"name": "Upsample", "arguments": {"size": 7, "mode": "linear", "align_corners": false}})");
   EXPECT_EQ(linear->forward(torch::randn({1, 2, 3})).sizes(), (std::vector<int64_t>{1, 2, 7}));
-  auto trilinear = torch_test::build<torch::nn::Upsample>(
-      R"({"name": "Upsample", "arguments": {"scale_factor": 2.0, "mode": "trilinear", "align_corners": false}})");
-  EXPECT_EQ(trilinear->forward(torch::randn({1, 1, 2, 3, 4})).sizes(), (std::vector<int64_t>{1, 1, 4, 6, 8}));
 }
 
-TEST(CatalogSequenceUpsample, RefusesWhatLibTorchCannotHonour) {
+TEST(CatalogSequenceUpsample, RefusesWhatCannotBeHonoured) {
   expect_contains(build_error(R"({"name": "Upsample", "arguments": {"scale_factor": 2.0,
                       "recompute_scale_factor": true}})"),
                   {"Upsample.recompute_scale_factor", "LibTorch 1.13 has no equivalent", "null", "true"});
   expect_contains(build_error(R"({"name": "Upsample", "arguments": {"scale_factor": 2.0, "mode": "area"}})"),
                   {"Upsample.mode", R"(one of "nearest", "linear", "bilinear", "bicubic", "trilinear")",
                    R"(got "area")"});
-  expect_contains(build_error(R"({"name": "Upsample", "arguments": {"scale_factor": 2.0}})"),
-                  {"Upsample.scale_factor", "\"nearest\"", "give a tuple"});
-  expect_contains(build_error(R"({"name": "Upsample", "arguments": {"size": 4, "mode": "nearest"}})"),
-                  {"Upsample.size", "give a tuple"});
+  expect_contains(build_error(R"({"name": "Upsample", "arguments": {"size": 4, "scale_factor": 2.0}})"),
+                  {"Upsample.scale_factor", "only one of size and scale_factor"});
+  // A tuple that does not match the input's spatial dimensions fails at forward, as in PyTorch.
+  auto pair =
+      torch_test::build<torchsystem::nn::Upsample>(R"({"name": "Upsample", "arguments": {"size": [4, 4]}})");
+  EXPECT_THROW(pair->forward(torch::randn({1, 1, 2, 2, 2})), c10::Error);
 }
 
 }  // namespace
