@@ -1,27 +1,218 @@
 // The catalog's loss modules.
+//
+// Most of PyTorch's losses keep the deprecated `size_average` and `reduce` in their signature, before
+// `reduction`. LibTorch has only `reduction`, so both keep their place and accept only None.
 #include <torch/nn/modules/loss.h>
 
 #include "catalog_support.hpp"
 
 namespace torchsystem::catalog {
 
+namespace {
+
+/// PyTorch's deprecated `size_average` or `reduce`: None, or a bool LibTorch cannot honour.
+using Deprecated = std::optional<bool>;
+
+/// Refuses a value of PyTorch's deprecated `size_average` and `reduce` other than None.
+void deprecated_arguments(const Deprecated& size_average, const Deprecated& reduce) {
+  only_default("size_average", size_average, std::nullopt);
+  only_default("reduce", reduce, std::nullopt);
+}
+
+/// LibTorch's reduction for PyTorch's 'none' | 'mean' | 'sum'.
+template <class Options>
+typename Options::reduction_t reduction_of(const std::string& reduction) {
+  return enum_option<typename Options::reduction_t>("reduction", reduction, {"none", "mean", "sum"});
+}
+
+}  // namespace
+
 void register_losses(TorchCatalog& catalog) {
   auto& losses = catalog.losses;
-  losses.register_class<torch::nn::CrossEntropyLoss(torch::Tensor, std::optional<bool>, std::int64_t,
-                                                    std::optional<bool>, std::string, double)>(
-      factory([](torch::Tensor weight, std::optional<bool> size_average, std::int64_t ignore_index,
-                 std::optional<bool> reduce, std::string reduction, double label_smoothing) {
-        only_default("size_average", size_average, std::nullopt);
-        only_default("reduce", reduce, std::nullopt);
+  losses.register_class<torch::nn::CrossEntropyLoss(torch::Tensor, Deprecated, std::int64_t, Deprecated,
+                                                    std::string, double)>(
+      factory([](torch::Tensor weight, Deprecated size_average, std::int64_t ignore_index, Deprecated reduce,
+                 std::string reduction, double label_smoothing) {
+        deprecated_arguments(size_average, reduce);
         return torch::nn::CrossEntropyLossOptions()
             .weight(weight)
             .ignore_index(ignore_index)
-            .reduction(enum_option<torch::nn::CrossEntropyLossOptions::reduction_t>("reduction", reduction,
-                                                                                    {"none", "mean", "sum"}))
+            .reduction(reduction_of<torch::nn::CrossEntropyLossOptions>(reduction))
             .label_smoothing(label_smoothing);
       }),
       "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "ignore_index"_a = std::int64_t{-100},
       "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"), "label_smoothing"_a = 0.0);
+
+  losses.register_class<torch::nn::NLLLoss(torch::Tensor, Deprecated, std::int64_t, Deprecated, std::string)>(
+      factory([](torch::Tensor weight, Deprecated size_average, std::int64_t ignore_index, Deprecated reduce,
+                 std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::NLLLossOptions()
+            .weight(weight)
+            .ignore_index(ignore_index)
+            .reduction(reduction_of<torch::nn::NLLLossOptions>(reduction));
+      }),
+      "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "ignore_index"_a = std::int64_t{-100},
+      "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::MSELoss(Deprecated, Deprecated, std::string)>(
+      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::MSELossOptions().reduction(reduction_of<torch::nn::MSELossOptions>(reduction));
+      }),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::L1Loss(Deprecated, Deprecated, std::string)>(
+      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::L1LossOptions().reduction(reduction_of<torch::nn::L1LossOptions>(reduction));
+      }),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::SmoothL1Loss(Deprecated, Deprecated, std::string, double)>(
+      factory([](Deprecated size_average, Deprecated reduce, std::string reduction, double beta) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::SmoothL1LossOptions()
+            .reduction(reduction_of<torch::nn::SmoothL1LossOptions>(reduction))
+            .beta(beta);
+      }),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"),
+      "beta"_a = 1.0);
+
+  losses.register_class<torch::nn::HuberLoss(std::string, double)>(
+      factory([](std::string reduction, double delta) {
+        return torch::nn::HuberLossOptions()
+            .reduction(reduction_of<torch::nn::HuberLossOptions>(reduction))
+            .delta(delta);
+      }),
+      "reduction"_a = std::string("mean"), "delta"_a = 1.0);
+
+  losses.register_class<torch::nn::BCELoss(torch::Tensor, Deprecated, Deprecated, std::string)>(
+      factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::BCELossOptions().weight(weight).reduction(
+            reduction_of<torch::nn::BCELossOptions>(reduction));
+      }),
+      "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+      "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::BCEWithLogitsLoss(torch::Tensor, Deprecated, Deprecated, std::string,
+                                                     torch::Tensor)>(
+      factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction,
+                 torch::Tensor pos_weight) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::BCEWithLogitsLossOptions()
+            .weight(weight)
+            .reduction(reduction_of<torch::nn::BCEWithLogitsLossOptions>(reduction))
+            .pos_weight(pos_weight);
+      }),
+      "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+      "reduction"_a = std::string("mean"), "pos_weight"_a = torch::Tensor());
+
+  losses.register_class<torch::nn::KLDivLoss(Deprecated, Deprecated, std::string, bool)>(
+      factory([](Deprecated size_average, Deprecated reduce, std::string reduction, bool log_target) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::KLDivLossOptions()
+            .reduction(enum_option<torch::nn::KLDivLossOptions::reduction_t>(
+                "reduction", reduction, {"none", "batchmean", "sum", "mean"}))
+            .log_target(log_target);
+      }),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"),
+      "log_target"_a = false);
+
+  losses.register_class<torch::nn::CosineEmbeddingLoss(double, Deprecated, Deprecated, std::string)>(
+      factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::CosineEmbeddingLossOptions().margin(margin).reduction(
+            reduction_of<torch::nn::CosineEmbeddingLossOptions>(reduction));
+      }),
+      "margin"_a = 0.0, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+      "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::MarginRankingLoss(double, Deprecated, Deprecated, std::string)>(
+      factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::MarginRankingLossOptions().margin(margin).reduction(
+            reduction_of<torch::nn::MarginRankingLossOptions>(reduction));
+      }),
+      "margin"_a = 0.0, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+      "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::HingeEmbeddingLoss(double, Deprecated, Deprecated, std::string)>(
+      factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::HingeEmbeddingLossOptions().margin(margin).reduction(
+            reduction_of<torch::nn::HingeEmbeddingLossOptions>(reduction));
+      }),
+      "margin"_a = 1.0, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+      "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::TripletMarginLoss(double, double, double, bool, Deprecated, Deprecated,
+                                                     std::string)>(
+      factory([](double margin, double p, double eps, bool swap, Deprecated size_average, Deprecated reduce,
+                 std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::TripletMarginLossOptions().margin(margin).p(p).eps(eps).swap(swap).reduction(
+            reduction_of<torch::nn::TripletMarginLossOptions>(reduction));
+      }),
+      "margin"_a = 1.0, "p"_a = 2.0, "eps"_a = 1e-6, "swap"_a = false, "size_average"_a = std::nullopt,
+      "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::PoissonNLLLoss(bool, bool, Deprecated, double, Deprecated, std::string)>(
+      factory([](bool log_input, bool full, Deprecated size_average, double eps, Deprecated reduce,
+                 std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::PoissonNLLLossOptions().log_input(log_input).full(full).eps(eps).reduction(
+            reduction_of<torch::nn::PoissonNLLLossOptions>(reduction));
+      }),
+      "log_input"_a = true, "full"_a = false, "size_average"_a = std::nullopt, "eps"_a = 1e-8,
+      "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::SoftMarginLoss(Deprecated, Deprecated, std::string)>(
+      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::SoftMarginLossOptions().reduction(
+            reduction_of<torch::nn::SoftMarginLossOptions>(reduction));
+      }),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::MultiLabelMarginLoss(Deprecated, Deprecated, std::string)>(
+      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::MultiLabelMarginLossOptions().reduction(
+            reduction_of<torch::nn::MultiLabelMarginLossOptions>(reduction));
+      }),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::MultiLabelSoftMarginLoss(torch::Tensor, Deprecated, Deprecated,
+                                                            std::string)>(
+      factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::MultiLabelSoftMarginLossOptions().weight(weight).reduction(
+            reduction_of<torch::nn::MultiLabelSoftMarginLossOptions>(reduction));
+      }),
+      "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+      "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::MultiMarginLoss(std::int64_t, double, torch::Tensor, Deprecated,
+                                                   Deprecated, std::string)>(
+      factory([](std::int64_t p, double margin, torch::Tensor weight, Deprecated size_average,
+                 Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return torch::nn::MultiMarginLossOptions().p(p).margin(margin).weight(weight).reduction(
+            reduction_of<torch::nn::MultiMarginLossOptions>(reduction));
+      }),
+      "p"_a = std::int64_t{1}, "margin"_a = 1.0, "weight"_a = torch::Tensor(),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+
+  losses.register_class<torch::nn::CTCLoss(std::int64_t, std::string, bool)>(
+      factory([](std::int64_t blank, std::string reduction, bool zero_infinity) {
+        return torch::nn::CTCLossOptions()
+            .blank(blank)
+            .reduction(reduction_of<torch::nn::CTCLossOptions>(reduction))
+            .zero_infinity(zero_infinity);
+      }),
+      "blank"_a = std::int64_t{0}, "reduction"_a = std::string("mean"), "zero_infinity"_a = false);
 }
 
 }  // namespace torchsystem::catalog
