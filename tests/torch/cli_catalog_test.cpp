@@ -121,3 +121,21 @@ TEST_F(CatalogCli, CommandLineMistakesExitWithTwo) {
 }
 
 }  // namespace cli_catalog_test
+
+namespace cli_catalog_test {
+
+TEST_F(CatalogCli, DocsListingIsTheProgramsOutput) {
+  const std::string doc = cli_runner::read_file(std::filesystem::path(TORCHSYSTEM_DOCS) / "catalog.md");
+  const std::string begin = "<!-- torchsystem list -->\n```text\n";
+  const std::string end = "```\n<!-- end torchsystem list -->";
+  const auto from = doc.find(begin);
+  const auto to = doc.find(end);
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  const Outcome result = run({"list"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(doc.substr(from + begin.size(), to - from - begin.size()), result.out)
+      << "docs/catalog.md is out of date: paste `torchsystem list` between its markers";
+}
+
+}  // namespace cli_catalog_test
