@@ -25,6 +25,32 @@ typename Options::reduction_t reduction_of(const std::string& reduction) {
   return enum_option<typename Options::reduction_t>("reduction", reduction, {"none", "mean", "sum"});
 }
 
+template <class Loss>
+using OptionsOf = std::decay_t<decltype(std::declval<typename Loss::ContainedType&>().options)>;
+
+/// A loss whose parameters are PyTorch's (size_average=None, reduce=None, reduction='mean').
+template <class Loss>
+void register_reduction_loss(Registry<torch::nn::Module>& losses) {
+  losses.register_class<Loss(Deprecated, Deprecated, std::string)>(
+      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return OptionsOf<Loss>().reduction(reduction_of<OptionsOf<Loss>>(reduction));
+      }),
+      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+}
+
+/// A loss whose parameters are PyTorch's (margin, size_average=None, reduce=None, reduction='mean').
+template <class Loss>
+void register_margin_loss(Registry<torch::nn::Module>& losses, double default_margin) {
+  losses.register_class<Loss(double, Deprecated, Deprecated, std::string)>(
+      factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
+        deprecated_arguments(size_average, reduce);
+        return OptionsOf<Loss>().margin(margin).reduction(reduction_of<OptionsOf<Loss>>(reduction));
+      }),
+      "margin"_a = default_margin, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+      "reduction"_a = std::string("mean"));
+}
+
 }  // namespace
 
 void register_losses(TorchCatalog& catalog) {
@@ -55,19 +81,9 @@ void register_losses(TorchCatalog& catalog) {
       "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "ignore_index"_a = std::int64_t{-100},
       "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
 
-  losses.register_class<torch::nn::MSELoss(Deprecated, Deprecated, std::string)>(
-      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
-        return torch::nn::MSELossOptions().reduction(reduction_of<torch::nn::MSELossOptions>(reduction));
-      }),
-      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+  register_reduction_loss<torch::nn::MSELoss>(losses);
 
-  losses.register_class<torch::nn::L1Loss(Deprecated, Deprecated, std::string)>(
-      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
-        return torch::nn::L1LossOptions().reduction(reduction_of<torch::nn::L1LossOptions>(reduction));
-      }),
-      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+  register_reduction_loss<torch::nn::L1Loss>(losses);
 
   losses.register_class<torch::nn::SmoothL1Loss(Deprecated, Deprecated, std::string, double)>(
       factory([](Deprecated size_average, Deprecated reduce, std::string reduction, double beta) {
@@ -120,32 +136,11 @@ void register_losses(TorchCatalog& catalog) {
       "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"),
       "log_target"_a = false);
 
-  losses.register_class<torch::nn::CosineEmbeddingLoss(double, Deprecated, Deprecated, std::string)>(
-      factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
-        return torch::nn::CosineEmbeddingLossOptions().margin(margin).reduction(
-            reduction_of<torch::nn::CosineEmbeddingLossOptions>(reduction));
-      }),
-      "margin"_a = 0.0, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
-      "reduction"_a = std::string("mean"));
+  register_margin_loss<torch::nn::CosineEmbeddingLoss>(losses, 0.0);
 
-  losses.register_class<torch::nn::MarginRankingLoss(double, Deprecated, Deprecated, std::string)>(
-      factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
-        return torch::nn::MarginRankingLossOptions().margin(margin).reduction(
-            reduction_of<torch::nn::MarginRankingLossOptions>(reduction));
-      }),
-      "margin"_a = 0.0, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
-      "reduction"_a = std::string("mean"));
+  register_margin_loss<torch::nn::MarginRankingLoss>(losses, 0.0);
 
-  losses.register_class<torch::nn::HingeEmbeddingLoss(double, Deprecated, Deprecated, std::string)>(
-      factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
-        return torch::nn::HingeEmbeddingLossOptions().margin(margin).reduction(
-            reduction_of<torch::nn::HingeEmbeddingLossOptions>(reduction));
-      }),
-      "margin"_a = 1.0, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
-      "reduction"_a = std::string("mean"));
+  register_margin_loss<torch::nn::HingeEmbeddingLoss>(losses, 1.0);
 
   losses.register_class<torch::nn::TripletMarginLoss(double, double, double, bool, Deprecated, Deprecated,
                                                      std::string)>(
@@ -168,21 +163,9 @@ void register_losses(TorchCatalog& catalog) {
       "log_input"_a = true, "full"_a = false, "size_average"_a = std::nullopt, "eps"_a = 1e-8,
       "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
 
-  losses.register_class<torch::nn::SoftMarginLoss(Deprecated, Deprecated, std::string)>(
-      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
-        return torch::nn::SoftMarginLossOptions().reduction(
-            reduction_of<torch::nn::SoftMarginLossOptions>(reduction));
-      }),
-      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+  register_reduction_loss<torch::nn::SoftMarginLoss>(losses);
 
-  losses.register_class<torch::nn::MultiLabelMarginLoss(Deprecated, Deprecated, std::string)>(
-      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
-        return torch::nn::MultiLabelMarginLossOptions().reduction(
-            reduction_of<torch::nn::MultiLabelMarginLossOptions>(reduction));
-      }),
-      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+  register_reduction_loss<torch::nn::MultiLabelMarginLoss>(losses);
 
   losses.register_class<torch::nn::MultiLabelSoftMarginLoss(torch::Tensor, Deprecated, Deprecated,
                                                             std::string)>(

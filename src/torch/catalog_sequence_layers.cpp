@@ -35,6 +35,29 @@ void same_key_and_value_dims(std::int64_t kdim, std::int64_t vdim) {
                           std::to_string(kdim) + "), got " + std::to_string(vdim));
 }
 
+/// TransformerEncoderLayer and TransformerDecoderLayer share PyTorch's signature.
+template <class Layer>
+void register_transformer_layer(Registry<torch::nn::Module>& modules) {
+  using Options = std::decay_t<decltype(std::declval<typename Layer::ContainedType&>().options)>;
+  modules.register_class<Layer(std::int64_t, std::int64_t, std::int64_t, double, std::string, double, bool,
+                               bool, bool)>(
+      factory([](std::int64_t d_model, std::int64_t nhead, std::int64_t dim_feedforward, double dropout,
+                 std::string activation, double layer_norm_eps, bool batch_first, bool norm_first,
+                 bool bias) {
+        only_default("layer_norm_eps", layer_norm_eps, 1e-5);
+        only_default("batch_first", batch_first, false);
+        only_default("norm_first", norm_first, false);
+        only_default("bias", bias, true);
+        return Options(d_model, nhead)
+            .dim_feedforward(dim_feedforward)
+            .dropout(dropout)
+            .activation(transformer_activation(activation));
+      }),
+      "d_model", "nhead", "dim_feedforward"_a = std::int64_t{2048}, "dropout"_a = 0.1,
+      "activation"_a = std::string("relu"), "layer_norm_eps"_a = 1e-5, "batch_first"_a = false,
+      "norm_first"_a = false, "bias"_a = true);
+}
+
 }  // namespace
 
 void register_sequence_layers(TorchCatalog& catalog) {
@@ -115,41 +138,8 @@ void register_sequence_layers(TorchCatalog& catalog) {
       "embed_dim", "num_heads", "dropout"_a = 0.0, "bias"_a = true, "add_bias_kv"_a = false,
       "add_zero_attn"_a = false, "kdim"_a = std::nullopt, "vdim"_a = std::nullopt, "batch_first"_a = false);
 
-  modules.register_class<torch::nn::TransformerEncoderLayer(std::int64_t, std::int64_t, std::int64_t, double,
-                                                            std::string, double, bool, bool, bool)>(
-      factory([](std::int64_t d_model, std::int64_t nhead, std::int64_t dim_feedforward, double dropout,
-                 std::string activation, double layer_norm_eps, bool batch_first, bool norm_first,
-                 bool bias) {
-        only_default("layer_norm_eps", layer_norm_eps, 1e-5);
-        only_default("batch_first", batch_first, false);
-        only_default("norm_first", norm_first, false);
-        only_default("bias", bias, true);
-        return torch::nn::TransformerEncoderLayerOptions(d_model, nhead)
-            .dim_feedforward(dim_feedforward)
-            .dropout(dropout)
-            .activation(transformer_activation(activation));
-      }),
-      "d_model", "nhead", "dim_feedforward"_a = std::int64_t{2048}, "dropout"_a = 0.1,
-      "activation"_a = std::string("relu"), "layer_norm_eps"_a = 1e-5, "batch_first"_a = false,
-      "norm_first"_a = false, "bias"_a = true);
-
-  modules.register_class<torch::nn::TransformerDecoderLayer(std::int64_t, std::int64_t, std::int64_t, double,
-                                                            std::string, double, bool, bool, bool)>(
-      factory([](std::int64_t d_model, std::int64_t nhead, std::int64_t dim_feedforward, double dropout,
-                 std::string activation, double layer_norm_eps, bool batch_first, bool norm_first,
-                 bool bias) {
-        only_default("layer_norm_eps", layer_norm_eps, 1e-5);
-        only_default("batch_first", batch_first, false);
-        only_default("norm_first", norm_first, false);
-        only_default("bias", bias, true);
-        return torch::nn::TransformerDecoderLayerOptions(d_model, nhead)
-            .dim_feedforward(dim_feedforward)
-            .dropout(dropout)
-            .activation(transformer_activation(activation));
-      }),
-      "d_model", "nhead", "dim_feedforward"_a = std::int64_t{2048}, "dropout"_a = 0.1,
-      "activation"_a = std::string("relu"), "layer_norm_eps"_a = 1e-5, "batch_first"_a = false,
-      "norm_first"_a = false, "bias"_a = true);
+  register_transformer_layer<torch::nn::TransformerEncoderLayer>(modules);
+  register_transformer_layer<torch::nn::TransformerDecoderLayer>(modules);
 
   modules.register_class<torch::nn::Flatten(std::int64_t, std::int64_t)>(
       factory([](std::int64_t start_dim, std::int64_t end_dim) {
