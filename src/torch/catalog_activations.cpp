@@ -2,9 +2,9 @@
 //
 // Where PyTorch and LibTorch 1.13 differ:
 // - SiLU and Mish take `inplace` in PyTorch and nothing in LibTorch: only inplace=False is accepted.
-// - Softmax and LogSoftmax: PyTorch's `dim` defaults to None, an implicit choice of dimension that
-//   PyTorch deprecates; LibTorch needs the dimension. The parameter keeps PyTorch's None default, and
-//   building with None fails with an ArgumentError naming `dim`: give the dimension.
+// - Softmax and LogSoftmax: PyTorch's `dim` defaults to None, an implicit choice of dimension at
+//   forward; LibTorch's modules need the dimension at construction, so the project's own modules
+//   (torchsystem/torch/activations.hpp) are registered under these names.
 // - Hardtanh's deprecated `min_value` and `max_value` (after `inplace`) accept only None.
 // - Hardswish and Hardsigmoid are not in LibTorch 1.13: torchsystem::nn provides them
 //   (torchsystem/torch/activations.hpp).
@@ -16,14 +16,6 @@
 namespace torchsystem::catalog {
 
 namespace {
-
-/// Softmax's and LogSoftmax's dimension: PyTorch's None picks one implicitly (deprecated); LibTorch
-/// needs it given.
-std::int64_t explicit_dim(const std::optional<std::int64_t>& dim) {
-  if (!dim)
-    throw ArgumentError("dim", "LibTorch needs an explicit dim; PyTorch's implicit choice is deprecated");
-  return *dim;
-}
 
 /// A string option LibTorch keeps as a string (GELU's `approximate`): one of PyTorch's spellings.
 std::string one_of(std::string_view parameter, const std::string& value,
@@ -70,12 +62,11 @@ void register_activations(TorchCatalog& catalog) {
                                                 "inplace"_a = false);
   modules.register_class<torch::nn::Tanh()>();
   modules.register_class<torch::nn::Sigmoid()>();
-  modules.register_class<torch::nn::Softmax(std::optional<std::int64_t>)>(
-      factory([](std::optional<std::int64_t> dim) { return torch::nn::SoftmaxOptions(explicit_dim(dim)); }),
+  modules.register_class<torchsystem::nn::Softmax(std::optional<std::int64_t>)>(
+      factory([](std::optional<std::int64_t> dim) { return torchsystem::nn::SoftmaxOptions(dim); }),
       "dim"_a = std::nullopt);
-  modules.register_class<torch::nn::LogSoftmax(std::optional<std::int64_t>)>(
-      factory(
-          [](std::optional<std::int64_t> dim) { return torch::nn::LogSoftmaxOptions(explicit_dim(dim)); }),
+  modules.register_class<torchsystem::nn::LogSoftmax(std::optional<std::int64_t>)>(
+      factory([](std::optional<std::int64_t> dim) { return torchsystem::nn::SoftmaxOptions(dim); }),
       "dim"_a = std::nullopt);
   modules.register_class<torch::nn::Softplus(double, double)>(
       factory([](double beta, double threshold) {

@@ -1,7 +1,7 @@
 // The catalog's activation modules: each is built from a configuration through the catalog (which
 // checks the recorded arguments) and used on a small tensor, against LibTorch's functional form or the
-// formula in PyTorch's documentation. The refusals: parameters LibTorch lacks, Softmax's implicit dim,
-// and strings outside PyTorch's spellings.
+// formula in PyTorch's documentation. The refusals: parameters LibTorch lacks, and strings outside
+// PyTorch's spellings.
 #include <gtest/gtest.h>
 #include <torch/nn/modules/activation.h>
 
@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "torch_test_support.hpp"
 #include "torchsystem/torch/activations.hpp"
@@ -139,7 +141,8 @@ TEST(CatalogActivations, ParameterlessModules) {
 }
 
 TEST(CatalogActivations, SoftmaxAlongDim) {
-  auto softmax = torch_test::build<torch::nn::Softmax>(R"({"name": "Softmax", "arguments": {"dim": 0}})");
+  auto softmax =
+      torch_test::build<torchsystem::nn::Softmax>(R"({"name": "Softmax", "arguments": {"dim": 0}})");
   EXPECT_EQ(softmax->options.dim(), 0);
   const torch::Tensor x = sample();
   const torch::Tensor output = softmax->forward(x);
@@ -149,7 +152,7 @@ TEST(CatalogActivations, SoftmaxAlongDim) {
 
 TEST(CatalogActivations, LogSoftmaxAlongDim) {
   auto log_softmax =
-      torch_test::build<torch::nn::LogSoftmax>(R"({"name": "LogSoftmax", "arguments": {"dim": -1}})");
+      torch_test::build<torchsystem::nn::LogSoftmax>(R"({"name": "LogSoftmax", "arguments": {"dim": -1}})");
   EXPECT_EQ(log_softmax->options.dim(), -1);
   const torch::Tensor x = sample();
   const torch::Tensor output = log_softmax->forward(x);
@@ -157,13 +160,18 @@ TEST(CatalogActivations, LogSoftmaxAlongDim) {
   expect_close(torch::exp(output).sum(-1), torch::ones({4}));
 }
 
-TEST(CatalogActivations, SoftmaxNeedsAnExplicitDim) {
-  for (const std::string name : {"Softmax", "LogSoftmax"}) {
-    for (const std::string arguments : {"{}", R"({"dim": null})"}) {
-      const std::string message =
-          build_error(R"({"name": ")" + name + R"(", "arguments": )" + arguments + "}");
-      EXPECT_NE(message.find(name + ".dim: LibTorch needs an explicit dim"), std::string::npos) << message;
-      EXPECT_NE(message.find("deprecated"), std::string::npos) << message;
+TEST(CatalogActivations, SoftmaxWithoutDimChoosesAsPyTorch) {
+  // PyTorch's implicit choice: dimension 0 for inputs of 0, 1 or 3 dimensions, else 1.
+  for (const std::string arguments : {"{}", R"({"dim": null})"}) {
+    auto softmax =
+        torch_test::build<torchsystem::nn::Softmax>(R"({"name": "Softmax", "arguments": )" + arguments + "}");
+    auto log_softmax = torch_test::build<torchsystem::nn::LogSoftmax>(
+        R"({"name": "LogSoftmax", "arguments": )" + arguments + "}");
+    for (const auto& [shape, dim] : std::vector<std::pair<std::vector<std::int64_t>, std::int64_t>>{
+             {{5}, 0}, {{4, 5}, 1}, {{3, 4, 5}, 0}, {{2, 3, 4, 5}, 1}}) {
+      const torch::Tensor x = torch::randn(shape);
+      expect_close(softmax->forward(x), torch::softmax(x, dim));
+      expect_close(log_softmax->forward(x), torch::log_softmax(x, dim));
     }
   }
 }
