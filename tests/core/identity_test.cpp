@@ -132,7 +132,8 @@ TEST(PythonVectorFiles, HaveTheExpectedNumberOfLines) {
 // Built only where the shared vectors sit beside the checkout (CI has them; a bare clone does not): they
 // may hold more cases than the committed copy.
 TEST(PythonVectorFiles, SharedVectorsMatch) {
-  const std::filesystem::path path = std::filesystem::path(TORCHSYSTEM_SHARED_VECTORS) / "python-identity.jsonl";
+  const std::filesystem::path path =
+      std::filesystem::path(TORCHSYSTEM_SHARED_VECTORS) / "python-identity.jsonl";
   const std::vector<std::string> lines = read_lines(path);
   ASSERT_FALSE(lines.empty()) << path << " is empty";
   for (std::size_t i = 0; i < lines.size(); ++i) {
