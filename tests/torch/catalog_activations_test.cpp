@@ -32,17 +32,6 @@ void expect_close(const torch::Tensor& actual, const torch::Tensor& expected) {
                                                              << expected;
 }
 
-/// The message of the ArgumentError building `config` throws; fails the test when it throws none.
-std::string build_error(std::string_view config) {
-  try {
-    ts::torch_catalog().modules.create(ts::parse_json(config));
-  } catch (const ts::ArgumentError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no ArgumentError building " << config;
-  return {};
-}
-
 /// Runs `module` on a copy of the sample and checks whether it wrote into its input.
 template <class H>
 torch::Tensor run(H& module, bool expect_inplace) {
@@ -102,7 +91,8 @@ TEST(CatalogActivations, GELUTanhApproximation) {
 }
 
 TEST(CatalogActivations, GELURefusesUnknownApproximation) {
-  const std::string message = build_error(R"({"name": "GELU", "arguments": {"approximate": "erf"}})");
+  const std::string message =
+      torch_test::build_error(R"({"name": "GELU", "arguments": {"approximate": "erf"}})");
   EXPECT_NE(message.find("GELU.approximate"), std::string::npos) << message;
   EXPECT_NE(message.find(R"(one of "none", "tanh")"), std::string::npos) << message;
   EXPECT_NE(message.find(R"(got "erf")"), std::string::npos) << message;
@@ -122,7 +112,8 @@ TEST(CatalogActivations, Mish) {
 
 TEST(CatalogActivations, InplaceLibTorchLacksIsRefused) {
   for (const std::string name : {"SiLU", "Mish"}) {
-    const std::string message = build_error(R"({"name": ")" + name + R"(", "arguments": {"inplace": true}})");
+    const std::string message =
+        torch_test::build_error(R"({"name": ")" + name + R"(", "arguments": {"inplace": true}})");
     EXPECT_NE(message.find(name + ".inplace"), std::string::npos) << message;
     EXPECT_NE(message.find("only PyTorch's default false"), std::string::npos) << message;
   }
@@ -232,7 +223,7 @@ TEST(CatalogActivations, HardtanhRange) {
 TEST(CatalogActivations, HardtanhDeprecatedBoundsAreRefused) {
   for (const std::string parameter : {"min_value", "max_value"}) {
     const std::string message =
-        build_error(R"({"name": "Hardtanh", "arguments": {")" + parameter + R"(": 0.5}})");
+        torch_test::build_error(R"({"name": "Hardtanh", "arguments": {")" + parameter + R"(": 0.5}})");
     EXPECT_NE(message.find("Hardtanh." + parameter), std::string::npos) << message;
     EXPECT_NE(message.find("only PyTorch's default null is accepted, got 0.5"), std::string::npos) << message;
   }
@@ -281,7 +272,8 @@ TEST(CatalogActivations, ThresholdReplacesBelow) {
 }
 
 TEST(CatalogActivations, ThresholdNeedsItsArguments) {
-  const std::string message = build_error(R"({"name": "Threshold", "arguments": {"threshold": 0.1}})");
+  const std::string message =
+      torch_test::build_error(R"({"name": "Threshold", "arguments": {"threshold": 0.1}})");
   EXPECT_NE(message.find("Threshold.value"), std::string::npos) << message;
   EXPECT_NE(message.find("missing required argument"), std::string::npos) << message;
 }

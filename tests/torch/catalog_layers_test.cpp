@@ -20,24 +20,6 @@ Shape shape(const torch::Tensor& tensor) {
   return tensor.sizes().vec();
 }
 
-/// Copies every parameter of `from` into the parameter of the same name of `to`.
-void copy_parameters(torch::nn::Module& from, torch::nn::Module& to) {
-  torch::NoGradGuard no_grad;
-  auto target = to.named_parameters();
-  for (const auto& item : from.named_parameters()) target[item.key()].copy_(item.value());
-}
-
-/// The message of the ArgumentError building `config_text` throws; fails the test when none is thrown.
-std::string build_error(std::string_view config_text) {
-  try {
-    ts::torch_catalog().modules.create(ts::parse_json(config_text));
-  } catch (const ts::ArgumentError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no ArgumentError building " << config_text;
-  return {};
-}
-
 // ------------------------------------------------------------------------------------------------
 // Linear layers
 
@@ -83,7 +65,7 @@ TEST(CatalogLayersConv, Conv1dMatchesLibTorchWithCircularPadding) {
   torch::nn::Conv1d direct(
       torch::nn::Conv1dOptions(2, 4, 3).stride(2).padding(1).groups(2).bias(false).padding_mode(
           torch::kCircular));
-  copy_parameters(*conv, *direct);
+  torch_test::copy_parameters(*conv, *direct);
   const auto x = torch::randn({1, 2, 7});
   const auto y = conv(x);
   EXPECT_EQ(shape(y), (Shape{1, 4, 4}));
@@ -122,16 +104,16 @@ TEST(CatalogLayersConv, Conv2dSamePaddingWithReflectPadsEachDimensionAsPyTorch) 
 
 TEST(CatalogLayersConv, Conv2dSamePaddingWithUnevenDifferingPaddingIsRefused) {
   EXPECT_EQ(
-      build_error(R"({"name": "Conv2d", "arguments": {"in_channels": 1, "out_channels": 1,
+      torch_test::build_error(R"({"name": "Conv2d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": [3, 2], "padding": "same", "padding_mode": "circular"}})"),
       R"(Conv2d.padding: padding "same" with padding_mode "circular" needs uneven padding that differs )"
       R"(between dimensions here, which LibTorch 1.13 applies to the wrong dimensions; use padding_mode )"
       R"("zeros", or kernel sizes and dilations giving every dimension an even dilation * (kernel_size - 1))");
   // As in PyTorch, "same" is refused for strided convolutions, whatever the padding mode.
-  EXPECT_EQ(build_error(R"({"name": "Conv2d", "arguments": {"in_channels": 1, "out_channels": 1,
+  EXPECT_EQ(torch_test::build_error(R"({"name": "Conv2d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": 3, "stride": [1, 2], "padding": "same", "padding_mode": "reflect"}})"),
             R"(Conv2d.padding: padding "same" is not supported for strided convolutions)");
-  EXPECT_EQ(build_error(R"({"name": "Conv1d", "arguments": {"in_channels": 1, "out_channels": 1,
+  EXPECT_EQ(torch_test::build_error(R"({"name": "Conv1d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": 3, "stride": 2, "padding": "same"}})"),
             R"(Conv1d.padding: padding "same" is not supported for strided convolutions)");
   // One dimension, or the same uneven padding in every dimension, is padded as PyTorch pads it.
@@ -165,7 +147,7 @@ TEST(CatalogLayersConv, Conv3dMatchesLibTorchWithReplicatePadding) {
           "stride": [1, 2, 1], "padding": [1, 0, 1], "padding_mode": "replicate"}})");
   torch::nn::Conv3d direct(
       torch::nn::Conv3dOptions(2, 2, 2).stride({1, 2, 1}).padding({1, 0, 1}).padding_mode(torch::kReplicate));
-  copy_parameters(*conv, *direct);
+  torch_test::copy_parameters(*conv, *direct);
   const auto x = torch::randn({1, 2, 4, 4, 4});
   EXPECT_EQ(shape(conv(x)), (Shape{1, 2, 5, 2, 5}));
   EXPECT_TRUE(torch::allclose(conv(x), direct(x)));
@@ -216,21 +198,23 @@ TEST(CatalogLayersConv, ConvTransposePositionalCallPutsGroupsBeforeDilation) {
 
 TEST(CatalogLayersConv, RefusedPaddingModesAndPaddings) {
   EXPECT_EQ(
-      build_error(R"({"name": "Conv2d", "arguments": {"in_channels": 1, "out_channels": 1,
+      torch_test::build_error(R"({"name": "Conv2d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": 3, "padding_mode": "mirror"}})"),
       R"(Conv2d.padding_mode: expected one of "zeros", "reflect", "replicate", "circular", got "mirror")");
   // PyTorch's transposed convolutions raise ValueError for any padding mode but "zeros".
-  EXPECT_EQ(build_error(R"({"name": "ConvTranspose2d", "arguments": {"in_channels": 1, "out_channels": 1,
+  EXPECT_EQ(torch_test::build_error(
+                R"({"name": "ConvTranspose2d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": 3, "padding_mode": "reflect"}})"),
             R"(ConvTranspose2d.padding_mode: expected one of "zeros", got "reflect")");
-  EXPECT_EQ(build_error(R"({"name": "ConvTranspose1d", "arguments": {"in_channels": 1, "out_channels": 1,
+  EXPECT_EQ(torch_test::build_error(
+                R"({"name": "ConvTranspose1d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": 3, "padding_mode": "circular"}})"),
             R"(ConvTranspose1d.padding_mode: expected one of "zeros", got "circular")");
-  EXPECT_NE(build_error(R"({"name": "Conv1d", "arguments": {"in_channels": 1, "out_channels": 1,
+  EXPECT_NE(torch_test::build_error(R"({"name": "Conv1d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": 3, "padding": "full"}})")
                 .find("Conv1d.padding: expected int"),
             std::string::npos);
-  EXPECT_NE(build_error(R"({"name": "Conv3d", "arguments": {"in_channels": 1, "out_channels": 1,
+  EXPECT_NE(torch_test::build_error(R"({"name": "Conv3d", "arguments": {"in_channels": 1, "out_channels": 1,
                            "kernel_size": [3, 3]}})")
                 .find("Conv3d.kernel_size: expected int or tuple of 3 ints"),
             std::string::npos);
@@ -331,10 +315,12 @@ TEST(CatalogLayersPooling, AdaptiveAvgPool2dNoneKeepsInputSize) {
   auto both_none = torch_test::build<torch::nn::AdaptiveAvgPool2d>(
       R"({"name": "AdaptiveAvgPool2d", "arguments": {"output_size": null}})");
   EXPECT_TRUE(torch::allclose(both_none(x), x));
-  EXPECT_EQ(build_error(R"({"name": "AdaptiveAvgPool2d", "arguments": {"output_size": [1, 2, 3]}})"),
-            "AdaptiveAvgPool2d.output_size: expected int or tuple of 2 ints, got [1, 2, 3]");
-  EXPECT_EQ(build_error(R"({"name": "AdaptiveMaxPool2d", "arguments": {"output_size": [1, "x"]}})"),
-            R"(AdaptiveMaxPool2d.output_size: expected int or tuple of 2 ints, got "x")");
+  EXPECT_EQ(
+      torch_test::build_error(R"({"name": "AdaptiveAvgPool2d", "arguments": {"output_size": [1, 2, 3]}})"),
+      "AdaptiveAvgPool2d.output_size: expected int or tuple of 2 ints, got [1, 2, 3]");
+  EXPECT_EQ(
+      torch_test::build_error(R"({"name": "AdaptiveMaxPool2d", "arguments": {"output_size": [1, "x"]}})"),
+      R"(AdaptiveMaxPool2d.output_size: expected int or tuple of 2 ints, got "x")");
 }
 
 TEST(CatalogLayersPooling, AdaptiveMaxPool2dMatchesFunctional) {
@@ -350,11 +336,13 @@ TEST(CatalogLayersPooling, ReturnIndicesIsRefused) {
       ": LibTorch 1.13's forward() returns only the output; only PyTorch's default false is accepted, got "
       "true "
       "(call forward_with_indices() for the indices)";
-  EXPECT_EQ(build_error(R"({"name": "MaxPool1d", "arguments": {"kernel_size": 2, "return_indices": true}})"),
+  EXPECT_EQ(torch_test::build_error(
+                R"({"name": "MaxPool1d", "arguments": {"kernel_size": 2, "return_indices": true}})"),
             "MaxPool1d.return_indices" + reason);
-  EXPECT_EQ(build_error(R"({"name": "MaxPool2d", "arguments": {"kernel_size": 2, "return_indices": true}})"),
+  EXPECT_EQ(torch_test::build_error(
+                R"({"name": "MaxPool2d", "arguments": {"kernel_size": 2, "return_indices": true}})"),
             "MaxPool2d.return_indices" + reason);
-  EXPECT_EQ(build_error(
+  EXPECT_EQ(torch_test::build_error(
                 R"({"name": "AdaptiveMaxPool2d", "arguments": {"output_size": 2, "return_indices": true}})"),
             "AdaptiveMaxPool2d.return_indices" + reason);
 }
@@ -416,7 +404,8 @@ TEST(CatalogLayersNorm, LayerNormListOrInt) {
 
 TEST(CatalogLayersNorm, LayerNormBiasFalseIsRefused) {
   EXPECT_EQ(
-      build_error(R"({"name": "LayerNorm", "arguments": {"normalized_shape": 4, "bias": false}})"),
+      torch_test::build_error(
+          R"({"name": "LayerNorm", "arguments": {"normalized_shape": 4, "bias": false}})"),
       "LayerNorm.bias: LibTorch 1.13 has no equivalent of this parameter; only PyTorch's default true is "
       "accepted, got false");
 }
@@ -543,7 +532,7 @@ TEST(CatalogLayersEmbedding, EmbeddingNegativePaddingIndexIsZeroed) {
 
 TEST(CatalogLayersEmbedding, EmbeddingFreezeIsRefused) {
   EXPECT_EQ(
-      build_error(R"({"name": "Embedding", "arguments": {"num_embeddings": 4, "embedding_dim": 2,
+      torch_test::build_error(R"({"name": "Embedding", "arguments": {"num_embeddings": 4, "embedding_dim": 2,
                            "_freeze": true}})"),
       "Embedding._freeze: LibTorch 1.13 has no equivalent of this parameter; only PyTorch's default false is "
       "accepted, got true");
@@ -584,7 +573,8 @@ TEST(CatalogLayersEmbedding, EmbeddingBagSumWithPerSampleWeights) {
 }
 
 TEST(CatalogLayersEmbedding, EmbeddingBagModeMustBeNamed) {
-  EXPECT_EQ(build_error(R"({"name": "EmbeddingBag", "arguments": {"num_embeddings": 4, "embedding_dim": 2,
+  EXPECT_EQ(torch_test::build_error(
+                R"({"name": "EmbeddingBag", "arguments": {"num_embeddings": 4, "embedding_dim": 2,
                            "mode": "median"}})"),
             R"(EmbeddingBag.mode: expected one of "sum", "mean", "max", got "median")");
 }

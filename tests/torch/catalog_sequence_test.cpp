@@ -23,29 +23,6 @@ namespace {
 namespace ts = torchsystem;
 namespace F = torch::nn::functional;
 
-/// Copies every parameter of `from` into `to`, after checking that both have the same parameters.
-void copy_parameters(const torch::nn::Module& from, torch::nn::Module& to) {
-  const auto source = from.named_parameters();
-  auto target = to.named_parameters();
-  ASSERT_EQ(source.keys(), target.keys());
-  torch::NoGradGuard no_grad;
-  for (const auto& item : source) {
-    ASSERT_EQ(item.value().sizes(), target[item.key()].sizes()) << item.key();
-    target[item.key()].copy_(item.value());
-  }
-}
-
-/// The message of the ArgumentError building `config_text` raises (the test fails when none is raised).
-std::string build_error(std::string_view config_text) {
-  try {
-    ts::torch_catalog().modules.create(ts::parse_json(config_text));
-  } catch (const ts::ArgumentError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no ArgumentError for " << config_text;
-  return {};
-}
-
 void expect_contains(const std::string& text, std::initializer_list<std::string_view> parts) {
   for (const auto part : parts)
     EXPECT_NE(text.find(part), std::string::npos) << '"' << part << "\" not in: " << text;
@@ -113,7 +90,7 @@ TEST(CatalogSequenceRecurrent, LSTMMapsEveryOptionAndMatchesLibTorch) {
   torch::nn::LSTM direct(
       torch::nn::LSTMOptions(3, 5).num_layers(2).bias(false).batch_first(true).bidirectional(true).proj_size(
           2));
-  copy_parameters(*lstm, *direct);
+  torch_test::copy_parameters(*lstm, *direct);
   const torch::Tensor input = torch::randn({4, 6, 3});  // (batch, sequence, features): batch_first
   const auto [output, state] = lstm->forward(input);
   const auto [h_n, c_n] = state;
@@ -136,7 +113,7 @@ TEST(CatalogSequenceRecurrent, GRUMapsEveryOptionAndMatchesLibTorch) {
   torch::nn::GRU direct(
       torch::nn::GRUOptions(3, 4).num_layers(2).bias(false).batch_first(true).dropout(0.5).bidirectional(
           true));
-  copy_parameters(*gru, *direct);
+  torch_test::copy_parameters(*gru, *direct);
   gru->eval();
   direct->eval();
   const torch::Tensor input = torch::randn({2, 5, 3});
@@ -153,7 +130,7 @@ TEST(CatalogSequenceRecurrent, RNNMapsNonlinearityAndMatchesLibTorch) {
   EXPECT_TRUE(c10::get_if<torch::enumtype::kReLU>(&rnn->options.nonlinearity()));
 
   torch::nn::RNN direct(torch::nn::RNNOptions(3, 4).nonlinearity(torch::kReLU));
-  copy_parameters(*rnn, *direct);
+  torch_test::copy_parameters(*rnn, *direct);
   const torch::Tensor input = torch::randn({6, 2, 3});  // (sequence, batch, features)
   const auto [output, h_n] = rnn->forward(input);
   EXPECT_EQ(output.sizes(), (std::vector<int64_t>{6, 2, 4}));
@@ -167,7 +144,7 @@ TEST(CatalogSequenceRecurrent, RNNMapsNonlinearityAndMatchesLibTorch) {
 }
 
 TEST(CatalogSequenceRecurrent, RNNRefusesAnUnknownNonlinearity) {
-  expect_contains(build_error(R"({"name": "RNN", "arguments": {"input_size": 3, "hidden_size": 4,
+  expect_contains(torch_test::build_error(R"({"name": "RNN", "arguments": {"input_size": 3, "hidden_size": 4,
                       "nonlinearity": "sigmoid"}})"),
                   {"RNN.nonlinearity", R"(one of "tanh", "relu")", R"(got "sigmoid")"});
 }
@@ -179,7 +156,7 @@ TEST(CatalogSequenceRecurrent, LSTMCellStepsLikeLibTorch) {
   EXPECT_FALSE(cell->named_parameters().contains("bias_ih"));
 
   torch::nn::LSTMCell direct(torch::nn::LSTMCellOptions(3, 6).bias(false));
-  copy_parameters(*cell, *direct);
+  torch_test::copy_parameters(*cell, *direct);
   const torch::Tensor input = torch::randn({2, 3});
   const auto [h, c] = cell->forward(input);
   EXPECT_EQ(h.sizes(), (std::vector<int64_t>{2, 6}));
@@ -193,7 +170,7 @@ TEST(CatalogSequenceRecurrent, GRUCellStepsLikeLibTorch) {
   EXPECT_FALSE(cell->named_parameters().contains("bias_hh"));
 
   torch::nn::GRUCell direct(torch::nn::GRUCellOptions(3, 5).bias(false));
-  copy_parameters(*cell, *direct);
+  torch_test::copy_parameters(*cell, *direct);
   const torch::Tensor input = torch::randn({4, 3});
   const torch::Tensor hidden = torch::randn({4, 5});
   const torch::Tensor next = cell->forward(input, hidden);
@@ -222,7 +199,7 @@ TEST(CatalogSequenceAttention, MultiheadAttentionMapsEveryOptionAndMatchesLibTor
                                            .add_zero_attn(true)
                                            .kdim(3)
                                            .vdim(3));
-  copy_parameters(*attention, *direct);
+  torch_test::copy_parameters(*attention, *direct);
   const torch::Tensor query = torch::randn({4, 2, 8});  // (target length, batch, embed_dim)
   const torch::Tensor key = torch::randn({6, 2, 3});    // (source length, batch, kdim)
   const torch::Tensor value = torch::randn({6, 2, 3});  // (source length, batch, vdim)
@@ -243,16 +220,19 @@ TEST(CatalogSequenceAttention, MultiheadAttentionKdimAndVdimDefaultToEmbedDim) {
 }
 
 TEST(CatalogSequenceAttention, MultiheadAttentionRefusesWhatLibTorchCannotHonour) {
-  expect_contains(build_error(R"({"name": "MultiheadAttention", "arguments": {"embed_dim": 8, "num_heads": 2,
+  expect_contains(
+      torch_test::build_error(R"({"name": "MultiheadAttention", "arguments": {"embed_dim": 8, "num_heads": 2,
                       "batch_first": true}})"),
-                  {"MultiheadAttention.batch_first", "LibTorch 1.13 has no equivalent", "false"});
+      {"MultiheadAttention.batch_first", "LibTorch 1.13 has no equivalent", "false"});
   // LibTorch's forward asserts that key and value have the same shape.
-  expect_contains(build_error(R"({"name": "MultiheadAttention", "arguments": {"embed_dim": 8, "num_heads": 2,
+  expect_contains(
+      torch_test::build_error(R"({"name": "MultiheadAttention", "arguments": {"embed_dim": 8, "num_heads": 2,
                       "kdim": 3, "vdim": 5}})"),
-                  {"MultiheadAttention.vdim", "must equal kdim (3), got 5"});
-  expect_contains(build_error(R"({"name": "MultiheadAttention", "arguments": {"embed_dim": 8, "num_heads": 2,
+      {"MultiheadAttention.vdim", "must equal kdim (3), got 5"});
+  expect_contains(
+      torch_test::build_error(R"({"name": "MultiheadAttention", "arguments": {"embed_dim": 8, "num_heads": 2,
                       "kdim": 3}})"),
-                  {"MultiheadAttention.vdim", "must equal kdim (3), got 8"});
+      {"MultiheadAttention.vdim", "must equal kdim (3), got 8"});
 }
 
 TEST(CatalogSequenceTransformer, EncoderLayerMapsOptionsAndMatchesLibTorch) {
@@ -266,8 +246,8 @@ TEST(CatalogSequenceTransformer, EncoderLayerMapsOptionsAndMatchesLibTorch) {
   auto options = torch::nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0);
   torch::nn::TransformerEncoderLayer gelu(options.activation(torch::kGELU));
   torch::nn::TransformerEncoderLayer relu(options.activation(torch::kReLU));
-  copy_parameters(*layer, *gelu);
-  copy_parameters(*layer, *relu);
+  torch_test::copy_parameters(*layer, *gelu);
+  torch_test::copy_parameters(*layer, *relu);
   const torch::Tensor source = torch::randn({5, 3, 8});  // (sequence, batch, d_model)
   const torch::Tensor output = layer->forward(source);
   EXPECT_EQ(output.sizes(), source.sizes());
@@ -297,8 +277,8 @@ TEST(CatalogSequenceTransformer, DecoderLayerMapsOptionsAndMatchesLibTorch) {
   auto options = torch::nn::TransformerDecoderLayerOptions(8, 4).dim_feedforward(12).dropout(0.0);
   torch::nn::TransformerDecoderLayer gelu(options.activation(torch::kGELU));
   torch::nn::TransformerDecoderLayer relu(options.activation(torch::kReLU));
-  copy_parameters(*layer, *gelu);
-  copy_parameters(*layer, *relu);
+  torch_test::copy_parameters(*layer, *gelu);
+  torch_test::copy_parameters(*layer, *relu);
   const torch::Tensor target = torch::randn({4, 2, 8});  // (target length, batch, d_model)
   const torch::Tensor memory = torch::randn({7, 2, 8});  // (source length, batch, d_model)
   const torch::Tensor output = layer->forward(target, memory);
@@ -313,12 +293,15 @@ TEST(CatalogSequenceTransformer, LayersRefuseWhatLibTorchLacks) {
       return R"({"name": ")" + name + R"(", "arguments": {"d_model": 8, "nhead": 2, )" +
              std::string(argument) + "}}";
     };
-    expect_contains(build_error(config(R"("layer_norm_eps": 1e-06)")),
+    expect_contains(torch_test::build_error(config(R"("layer_norm_eps": 1e-06)")),
                     {name + ".layer_norm_eps", "LibTorch 1.13 has no equivalent", "1e-05", "1e-06"});
-    expect_contains(build_error(config(R"("batch_first": true)")), {name + ".batch_first", "false", "true"});
-    expect_contains(build_error(config(R"("norm_first": true)")), {name + ".norm_first", "false", "true"});
-    expect_contains(build_error(config(R"("bias": false)")), {name + ".bias", "only PyTorch's default true"});
-    expect_contains(build_error(config(R"("activation": "tanh")")),
+    expect_contains(torch_test::build_error(config(R"("batch_first": true)")),
+                    {name + ".batch_first", "false", "true"});
+    expect_contains(torch_test::build_error(config(R"("norm_first": true)")),
+                    {name + ".norm_first", "false", "true"});
+    expect_contains(torch_test::build_error(config(R"("bias": false)")),
+                    {name + ".bias", "only PyTorch's default true"});
+    expect_contains(torch_test::build_error(config(R"("activation": "tanh")")),
                     {name + ".activation", R"(one of "relu", "gelu")", R"(got "tanh")"});
   }
 }
@@ -351,7 +334,8 @@ TEST(CatalogSequenceShape, IdentityTakesNoArguments) {
   const torch::Tensor input = torch::randn({3, 2});
   EXPECT_TRUE(identity->forward(input).is_same(input));
   // PyTorch's Identity ignores any argument; the catalog's takes none, so none can go unnoticed.
-  expect_contains(build_error(R"({"name": "Identity", "arguments": {"in_features": 54}})"), {"in_features"});
+  expect_contains(torch_test::build_error(R"({"name": "Identity", "arguments": {"in_features": 54}})"),
+                  {"in_features"});
 }
 
 TEST(CatalogSequenceShape, PixelShuffleMovesChannelsToSpace) {
@@ -410,14 +394,16 @@ TEST(CatalogSequenceUpsample, SingleValueAppliesToEverySpatialDimensionAsInPyTor
 }
 
 TEST(CatalogSequenceUpsample, RefusesWhatCannotBeHonoured) {
-  expect_contains(build_error(R"({"name": "Upsample", "arguments": {"scale_factor": 2.0,
+  expect_contains(torch_test::build_error(R"({"name": "Upsample", "arguments": {"scale_factor": 2.0,
                       "recompute_scale_factor": true}})"),
                   {"Upsample.recompute_scale_factor", "LibTorch 1.13 has no equivalent", "null", "true"});
-  expect_contains(build_error(R"({"name": "Upsample", "arguments": {"scale_factor": 2.0, "mode": "area"}})"),
-                  {"Upsample.mode", R"(one of "nearest", "linear", "bilinear", "bicubic", "trilinear")",
-                   R"(got "area")"});
-  expect_contains(build_error(R"({"name": "Upsample", "arguments": {"size": 4, "scale_factor": 2.0}})"),
-                  {"Upsample.scale_factor", "only one of size and scale_factor"});
+  expect_contains(
+      torch_test::build_error(R"({"name": "Upsample", "arguments": {"scale_factor": 2.0, "mode": "area"}})"),
+      {"Upsample.mode", R"(one of "nearest", "linear", "bilinear", "bicubic", "trilinear")",
+       R"(got "area")"});
+  expect_contains(
+      torch_test::build_error(R"({"name": "Upsample", "arguments": {"size": 4, "scale_factor": 2.0}})"),
+      {"Upsample.scale_factor", "only one of size and scale_factor"});
   // A tuple that does not match the input's spatial dimensions fails at forward, as in PyTorch.
   auto pair =
       torch_test::build<torchsystem::nn::Upsample>(R"({"name": "Upsample", "arguments": {"size": [4, 4]}})");

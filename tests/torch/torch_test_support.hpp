@@ -49,6 +49,30 @@ inline std::shared_ptr<torch::optim::Optimizer> build_optimizer(std::string_view
 }  // namespace torch_test
 
 namespace torch_test {
+/// The message of the ArgumentError building the module `config_text` throws; fails the test when it
+/// throws none.
+inline std::string build_error(std::string_view config_text) {
+  try {
+    torchsystem::torch_catalog().modules.create(torchsystem::parse_json(config_text));
+  } catch (const torchsystem::ArgumentError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no ArgumentError building " << config_text;
+  return {};
+}
+
+/// Copies every parameter of `from` into `to`, after checking that both have the same parameters.
+inline void copy_parameters(const torch::nn::Module& from, torch::nn::Module& to) {
+  const auto source = from.named_parameters();
+  auto target = to.named_parameters();
+  ASSERT_EQ(source.keys(), target.keys());
+  torch::NoGradGuard no_grad;
+  for (const auto& item : source) {
+    ASSERT_EQ(item.value().sizes(), target[item.key()].sizes()) << item.key();
+    target[item.key()].copy_(item.value());
+  }
+}
+
 /// The message of the exception `action` throws, or "(no exception)".
 template <class F>
 std::string test_message(F&& action) {

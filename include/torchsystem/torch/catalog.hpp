@@ -5,9 +5,8 @@
 // hash) as the same call in Python:
 //
 //   const auto& catalog = torchsystem::torch_catalog();
-//   auto conv = catalog.modules.create_as<torch::nn::Conv2d>(
-//       Json{{"name", "Conv2d"}, {"arguments", {{"in_channels", 3}, {"out_channels", 8}, {"kernel_size",
-//       3}}}});
+//   auto conv = catalog.modules.create_as<torch::nn::Conv2d>(parse_json(
+//       R"({"name": "Conv2d", "arguments": {"in_channels": 3, "out_channels": 8, "kernel_size": 3}})"));
 //   auto adam = catalog.optimizers.create(Json{{"name", "Adam"}, {"arguments", {{"lr", 0.001}}}},
 //                                         conv->parameters());
 //

@@ -3,8 +3,15 @@
 // With this header a LibTorch module is registered and created like any class, and the handle a
 // LibTorch user expects comes back:
 //
-//   struct MLPImpl : torch::nn::Module { MLPImpl(int64_t, int64_t, int64_t, double, torch::nn::AnyModule);
-//   ... }; TORCH_MODULE(MLP); register_class<MLP(int64_t, int64_t, int64_t, double, torch::nn::AnyModule)>(
+//   class MLPImpl : public torch::nn::Module {
+//    public:
+//     MLPImpl(int64_t input_size, int64_t hidden_size, int64_t output_size, double dropout,
+//             torch::nn::AnyModule activation);
+//     torch::Tensor forward(torch::Tensor input);
+//   };
+//   TORCH_MODULE(MLP);
+//
+//   register_class<MLP(int64_t, int64_t, int64_t, double, torch::nn::AnyModule)>(
 //       "input_size", "hidden_size", "output_size", "dropout", "activation");
 //   MLP model = create<MLP>(784, 256, 10, "dropout"_a = 0.5, "activation"_a = create<torch::nn::ReLU>());
 //   getarguments(model);  // {"input_size": 784, ..., "activation": "ReLU"}
