@@ -1,6 +1,6 @@
 // The `torchsystem` command-line program. `hash` runs here, on the core alone, so it starts in
 // milliseconds; the catalog's commands need LibTorch (which takes about half a second to load) and run
-// in the companion program `torchsystem-catalog`, installed beside this one.
+// in the companion program `torchsystem-libtorch`, installed beside this one.
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +21,7 @@ std::filesystem::path companion_program() {
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error) throw std::runtime_error("cannot find this program's directory: " + error.message());
-  return self.parent_path() / "torchsystem-catalog";
+  return self.parent_path() / "torchsystem-libtorch";
 }
 
 /// Replaces this process with the companion program, running `command` with `arguments`.

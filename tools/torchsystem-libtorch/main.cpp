@@ -1,4 +1,4 @@
-// `torchsystem-catalog`: the catalog's commands of the `torchsystem` program (list, signature, create),
+// `torchsystem-libtorch`: the catalog's commands of the `torchsystem` program (list, signature, create),
 // linked with LibTorch. `torchsystem` runs it for those commands; it can also be run directly.
 #include "command.hpp"
 
