@@ -45,11 +45,11 @@ Json entity_metadata(const std::shared_ptr<torch::optim::Optimizer>& optimizer);
 
 /// One checkpoint as the store describes it.
 struct CheckpointInfo {
-  std::string name;                          ///< the model's name
-  std::string hash;                          ///< the model's hash
-  std::int64_t epoch = 0;                    ///< the number of epochs completed when it was saved
-  Json metadata;                             ///< {"format", "model", "criterion", "optimizer", "epoch", "extra"}
-  std::uintmax_t size = 0;                   ///< the archive's size in bytes
+  std::string name;         ///< the model's name
+  std::string hash;         ///< the model's hash
+  std::int64_t epoch = 0;   ///< the number of epochs completed when it was saved
+  Json metadata;            ///< {"format", "model", "criterion", "optimizer", "epoch", "extra"}
+  std::uintmax_t size = 0;  ///< the archive's size in bytes
   std::filesystem::file_time_type modified;  ///< the archive's last write time
   std::filesystem::path path;                ///< the archive (<directory>/<name>-<hash>.pt)
 };
@@ -67,7 +67,8 @@ class CheckpointStore {
 
   /// Saves the aggregate after `epoch` completed epochs under the model's identity, atomically;
   /// `extra` (any JSON, such as the loss history) is kept in the metadata. Returns what was saved.
-  CheckpointInfo save(const TrainingAggregate& aggregate, std::int64_t epoch, const Json& extra = Json::object()) const;
+  CheckpointInfo save(const TrainingAggregate& aggregate, std::int64_t epoch,
+                      const Json& extra = Json::object()) const;
 
   /// Restores the checkpoint saved under the model's identity into the three objects and returns its
   /// description; nullopt when the store has none. Throws CheckpointError, before changing any object,
@@ -80,7 +81,8 @@ class CheckpointStore {
   /// Every checkpoint in the store, sorted by name then hash. Files that are not checkpoints (and
   /// temporary files of a save in progress) are skipped; a damaged checkpoint is a CheckpointError
   /// unless `skip_damaged`, which leaves it out and adds its error to `damaged`.
-  std::vector<CheckpointInfo> list(bool skip_damaged = false, std::vector<std::string>* damaged = nullptr) const;
+  std::vector<CheckpointInfo> list(bool skip_damaged = false,
+                                   std::vector<std::string>* damaged = nullptr) const;
 
  private:
   std::filesystem::path directory_;

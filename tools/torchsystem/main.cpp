@@ -46,12 +46,16 @@ int signature_in_companion(std::span<const std::string_view> arguments) {
 int create_in_companion(std::span<const std::string_view> arguments) {
   run_in_companion("create", arguments);
 }
+int checkpoints_in_companion(std::span<const std::string_view> arguments) {
+  run_in_companion("checkpoints", arguments);
+}
 
 constexpr Command commands[] = {
     {"hash", "print the identity hash of a name and its arguments", hash_command},
     {"list", "list the catalog: LibTorch's modules, losses and optimizers", list_in_companion},
     {"signature", "show a catalog type's parameters", signature_in_companion},
     {"create", "build an object from a JSON configuration and print its identity", create_in_companion},
+    {"checkpoints", "list the checkpoints of a store directory", checkpoints_in_companion},
 };
 
 }  // namespace
