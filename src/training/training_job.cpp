@@ -245,7 +245,7 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
                         "expected the store's directory as a non-empty string, got " + describe_json(store));
   }
   result.store = std::filesystem::path(store.get<std::string>());
-  if (result.store.is_relative() && !base.empty()) result.store = base / result.store;
+  if (result.store.is_relative() && !base.empty()) result.store = (base / result.store).lexically_normal();
   if (config.contains("data")) result.data = SyntheticDataOptions::from_json(config["data"], "config.data");
   return result;
 }
