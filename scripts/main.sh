@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set up (packages, configure, build), then run the seed's example in C++.
+# The main job: set up (packages, configure, build), then train the seed's model from its configuration,
+# saving a checkpoint under the model's identity every epoch. Run it again: it resumes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TORCHSYSTEM_TARGETS="seed" source "$root/scripts/setup.sh"
-"$build/bin/seed"
+TORCHSYSTEM_TARGETS="train torchsystem_cli torchsystem_libtorch_cli" source "$root/scripts/setup.sh"
+"$build/bin/train" "$root/examples/configs/seed.json"
+echo
+echo "checkpoints in $root/data/weights:"
+"$build/bin/torchsystem" checkpoints "$root/data/weights"

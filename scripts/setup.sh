@@ -5,7 +5,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${TORCHSYSTEM_BUILD_DIR:-$root/build}"
-packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev)
+packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libzip-dev)
 
 missing=()
 for package in "${packages[@]}"; do

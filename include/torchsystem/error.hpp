@@ -9,7 +9,8 @@
 //   ├── RegistrationError  a class definition that is invalid or conflicts with an earlier one
 //   ├── NotAnEntityError   the identity of an object not created through the library
 //   ├── UnknownNameError   a name no registry entry has; lists the close names that exist
-//   └── ArgumentError      arguments that do not fit a signature (in code or a configuration)
+//   ├── ArgumentError      arguments that do not fit a signature (in code or a configuration)
+//   └── CheckpointError    a checkpoint that cannot be saved, read, or does not match what is asked
 #pragma once
 
 #include <stdexcept>
@@ -68,6 +69,17 @@ class ArgumentError : public Error {
  private:
   std::string path_;
   std::string reason_;
+};
+
+/// A checkpoint that cannot be saved or read, or whose stored identity is not the one asked for.
+/// `path()` is the file (or directory) concerned; `what()` names it and the reason.
+class CheckpointError : public Error {
+ public:
+  CheckpointError(std::string path, const std::string& reason);
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
 };
 
 }  // namespace torchsystem

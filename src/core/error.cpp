@@ -34,4 +34,7 @@ ArgumentError::ArgumentError(std::string path, std::string reason)
       path_(std::move(path)),
       reason_(std::move(reason)) {}
 
+CheckpointError::CheckpointError(std::string path, const std::string& reason)
+    : Error(path + ": " + reason), path_(std::move(path)) {}
+
 }  // namespace torchsystem

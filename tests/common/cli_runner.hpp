@@ -15,24 +15,24 @@
 
 namespace cli_runner {
 
-std::string read_file(const std::filesystem::path& path) {
+inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-void write_file(const std::filesystem::path& path, const std::string& content) {
+inline void write_file(const std::filesystem::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
   out << content;
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
+inline std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
 
-std::string shell_quote(const std::string& argument) {
+inline std::string shell_quote(const std::string& argument) {
   std::string quoted = "'";
   for (const char c : argument) {
     if (c == '\'') {

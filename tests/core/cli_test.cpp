@@ -262,7 +262,7 @@ TEST_F(Cli, HelpListsCommandsAndOptions) {
     const Outcome program = run({option});
     EXPECT_EQ(program.status, 0);
     EXPECT_TRUE(contains(program.out, "usage: torchsystem <command>"));
-    EXPECT_TRUE(contains(program.out, "  hash       print the identity hash"));
+    EXPECT_TRUE(contains(program.out, "  hash         print the identity hash"));
 
     const Outcome hash = run({"hash", option});
     EXPECT_EQ(hash.status, 0);

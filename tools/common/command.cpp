@@ -23,7 +23,7 @@ std::string program_usage(std::span<const Command> commands) {
   for (const Command& command : commands) {
     usage += "  ";
     usage += command.name;
-    usage.append(command.name.size() < 11 ? 11 - command.name.size() : 1, ' ');
+    usage.append(command.name.size() < 13 ? 13 - command.name.size() : 1, ' ');
     usage += command.summary;
     usage += '\n';
   }

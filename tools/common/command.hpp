@@ -38,6 +38,7 @@ int hash_command(std::span<const std::string_view> arguments);
 int list_command(std::span<const std::string_view> arguments);
 int signature_command(std::span<const std::string_view> arguments);
 int create_command(std::span<const std::string_view> arguments);
+int checkpoints_command(std::span<const std::string_view> arguments);
 
 /// An input named on the command line: a file, or standard input for "-" (or an empty path).
 struct InputFile {

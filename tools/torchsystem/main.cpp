@@ -1,6 +1,6 @@
 // The `torchsystem` command-line program. `hash` runs here, on the core alone, so it starts in
 // milliseconds; the catalog's commands need LibTorch (which takes about half a second to load) and run
-// in the companion program `torchsystem-catalog`, installed beside this one.
+// in the companion program `torchsystem-libtorch`, installed beside this one.
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +21,7 @@ std::filesystem::path companion_program() {
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error) throw std::runtime_error("cannot find this program's directory: " + error.message());
-  return self.parent_path() / "torchsystem-catalog";
+  return self.parent_path() / "torchsystem-libtorch";
 }
 
 /// Replaces this process with the companion program, running `command` with `arguments`.
@@ -46,12 +46,16 @@ int signature_in_companion(std::span<const std::string_view> arguments) {
 int create_in_companion(std::span<const std::string_view> arguments) {
   run_in_companion("create", arguments);
 }
+int checkpoints_in_companion(std::span<const std::string_view> arguments) {
+  run_in_companion("checkpoints", arguments);
+}
 
 constexpr Command commands[] = {
     {"hash", "print the identity hash of a name and its arguments", hash_command},
     {"list", "list the catalog: LibTorch's modules, losses and optimizers", list_in_companion},
     {"signature", "show a catalog type's parameters", signature_in_companion},
     {"create", "build an object from a JSON configuration and print its identity", create_in_companion},
+    {"checkpoints", "list the checkpoints of a store directory", checkpoints_in_companion},
 };
 
 }  // namespace

@@ -1,0 +1,74 @@
+// The training job: one JSON configuration builds a model, a loss and an optimizer by name, trains them
+// on the synthetic task, saves a checkpoint under the model's identity after every epoch and, run again,
+// resumes from the last saved epoch.
+//
+//   {"model": {"name": "MLP", "arguments": {...}}, "criterion": {"name": "CrossEntropyLoss"},
+//    "optimizer": {"name": "Adam", "arguments": {"lr": 0.001}},
+//    "epochs": 3, "batch_size": 64, "seed": 42, "store": "data/weights"}
+//
+// `epochs` is the number of epochs each run trains: the first run trains epochs 1 to 3, the next run of
+// the same configuration resumes and trains 4 to 6. A changed model hyperparameter is another identity,
+// so it starts fresh; a checkpoint of the same model saved with another loss or optimizer is refused
+// (CheckpointError), never overwritten. Each epoch's shuffling and dropout are seeded from `seed` and
+// the epoch number, so a resumed run continues exactly as an uninterrupted one would.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "torchsystem/json.hpp"
+#include "torchsystem/registry.hpp"
+#include "torchsystem/synthetic_data.hpp"
+
+namespace torchsystem {
+
+struct TrainingConfig {
+  Json model;      ///< an entity configuration {"name", "arguments"}, built through the models registry
+  Json criterion;  ///< an entity configuration, built through the catalog's losses
+  Json optimizer;  ///< an entity configuration, built through the catalog's optimizers
+  std::int64_t epochs = 1;
+  std::int64_t batch_size = 64;
+  std::uint64_t seed = 0;
+  std::filesystem::path store;
+  SyntheticDataOptions data;  ///< the optional "data" object
+
+  /// Reads and checks a configuration; every fault is an ArgumentError with its path (`config.epochs`).
+  /// A relative `store` is taken relative to `base` (the configuration file's directory).
+  static TrainingConfig from_json(const Json& config, const std::filesystem::path& base = {});
+};
+
+/// What one epoch gave.
+struct EpochRecord {
+  std::int64_t epoch = 0;
+  double loss = 0;           ///< mean training loss over the epoch's batches
+  double accuracy = 0;       ///< training accuracy over the epoch, in [0, 1]
+  double test_accuracy = 0;  ///< accuracy on the held-out samples after the epoch, in [0, 1]
+
+  Json to_json() const;
+  static EpochRecord from_json(const Json& json);
+};
+
+struct TrainingReport {
+  std::string identity;              ///< the model's `<name>-<hash>`
+  std::int64_t resumed_from = 0;     ///< the epoch the checkpoint held (0: started fresh)
+  bool interrupted = false;          ///< stopped before finishing its epochs (the epoch in progress is lost)
+  std::vector<EpochRecord> history;  ///< every epoch so far, earlier runs' included
+  std::filesystem::path checkpoint;  ///< the archive holding the last saved epoch
+};
+
+/// Runs the job. `models` builds the model (include torch_catalog().modules in it for nested built-in
+/// types); the loss and optimizer come from the catalog. Progress and one line per epoch go to `out`;
+/// `progress_in_place` redraws the progress line with '\r' (for a terminal) instead of printing at each
+/// quarter of an epoch. Setting `*stop` ends the run at the next batch, without saving that epoch.
+TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
+                     std::ostream& out, const std::atomic<bool>* stop = nullptr,
+                     bool progress_in_place = false);
+
+}  // namespace torchsystem

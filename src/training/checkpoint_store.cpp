@@ -1,0 +1,709 @@
+// The checkpoint store: archives named by identity, written atomically, checked before they are loaded.
+//
+// File layout, the metadata format and the guarantees are described in docs/checkpoints.md.
+#include "torchsystem/checkpoint_store.hpp"
+
+#include <zip.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <system_error>
+#include <tuple>
+#include <utility>
+
+#include "torchsystem/entity.hpp"
+#include "torchsystem/identity.hpp"
+#include "torchsystem/json_reader.hpp"
+
+namespace torchsystem {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view format_name = "torchsystem-checkpoint/1";
+constexpr std::size_t max_component_size = 200;
+constexpr std::size_t max_file_name_size = 255;  // NAME_MAX of the usual Linux file systems
+constexpr std::string_view temporary_prefix = ".tmp-";
+
+std::string errno_text(int error) {
+  return std::generic_category().message(error);
+}
+
+/// The first line of an exception's message (LibTorch's messages carry a backtrace after it).
+std::string first_line(std::string_view text) {
+  const auto end = text.find('\n');
+  return std::string(end == std::string_view::npos ? text : text.substr(0, end));
+}
+
+std::string message_of(const std::exception& error) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error))
+    return first_line(torch_error->what_without_backtrace());
+  return first_line(error.what());
+}
+
+/// `value` in double quotes, printable ASCII as is and any other byte as \xNN, so that a name holding a
+/// NUL byte, a newline or invalid UTF-8 still shows exactly in a message.
+std::string quote_value(std::string_view value) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == '"' || byte == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += digits[byte >> 4];
+      out += digits[byte & 0xf];
+    }
+  }
+  return out + "\"";
+}
+
+bool valid_character(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '.';
+}
+
+/// Why `value` cannot be a file name component, or an empty string when it can.
+std::string component_fault(std::string_view value) {
+  if (value.empty()) return "is empty";
+  if (value == "." || value == "..") return "is a relative directory name";
+  if (value.size() > max_component_size)
+    return "is longer than " + std::to_string(max_component_size) + " bytes";
+  if (!std::all_of(value.begin(), value.end(), valid_character))
+    return "holds characters other than ASCII letters, digits, '_', '-' and '.'";
+  return {};
+}
+
+/// True when `stem` is `<name>-<hash>` for some valid name and hash.
+bool is_identity_stem(std::string_view stem) {
+  for (std::size_t dash = stem.find('-'); dash != std::string_view::npos; dash = stem.find('-', dash + 1)) {
+    if (component_fault(stem.substr(0, dash)).empty() && component_fault(stem.substr(dash + 1)).empty())
+      return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Files.
+
+/// A file descriptor closed on destruction.
+class Descriptor {
+ public:
+  explicit Descriptor(int fd = -1) noexcept : fd_(fd) {}
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const noexcept { return fd_; }
+  /// Closes now; returns 0 or the errno of close().
+  int close() noexcept {
+    const int fd = std::exchange(fd_, -1);
+    return fd >= 0 && ::close(fd) != 0 ? errno : 0;
+  }
+
+ private:
+  int fd_;
+};
+
+fs::file_time_type file_time(const struct stat& status) {
+  const auto since_epoch =
+      std::chrono::seconds(status.st_mtim.tv_sec) + std::chrono::nanoseconds(status.st_mtim.tv_nsec);
+  return std::chrono::file_clock::from_sys(std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(since_epoch)));
+}
+
+/// Reads exactly `size` bytes at `offset`; false at end of file. Throws std::system_error on a read error.
+bool read_at(int fd, void* buffer, std::size_t size, std::uint64_t offset) {
+  auto* out = static_cast<char*>(buffer);
+  while (size > 0) {
+    const ssize_t got = ::pread(fd, out, size, static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "read error");
+    }
+    if (got == 0) return false;
+    out += got;
+    size -= static_cast<std::size_t>(got);
+    offset += static_cast<std::uint64_t>(got);
+  }
+  return true;
+}
+
+/// A file being written: the bytes go to a temporary file in the target's directory, which commit()
+/// flushes to disk and renames over the target. Destroyed before commit(), it removes the temporary file.
+class AtomicFile {
+ public:
+  AtomicFile(const fs::path& target, std::string_view extension) : target_(target) {
+    static std::atomic<std::uint64_t> counter{0};
+    std::random_device random;
+    for (int attempt = 0;; ++attempt) {
+      const std::uint64_t nonce = (std::uint64_t{random()} << 32) ^ random() ^ counter.fetch_add(1);
+      char unique[64];
+      std::snprintf(unique, sizeof unique, "%ld-%016llx", static_cast<long>(::getpid()),
+                    static_cast<unsigned long long>(nonce));
+      temporary_ = target.parent_path() / (std::string(temporary_prefix) + unique + std::string(extension));
+      const int fd = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd >= 0) {
+        fd_ = fd;
+        break;
+      }
+      if (errno != EEXIST || attempt == 100)
+        fail("cannot create the temporary file " + temporary_.string(), errno);
+    }
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_ && !temporary_.empty()) ::unlink(temporary_.c_str());
+  }
+
+  /// Writes all of `size` bytes; on an error returns fewer and remembers it (see error()).
+  std::size_t write(const void* data, std::size_t size) noexcept {
+    if (error_ != 0) return 0;
+    const auto* in = static_cast<const char*>(data);
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t wrote = ::write(fd_, in + done, size - done);
+      if (wrote < 0) {
+        if (errno == EINTR) continue;
+        error_ = errno;
+        break;
+      }
+      done += static_cast<std::size_t>(wrote);
+    }
+    return done;
+  }
+
+  int error() const noexcept { return error_; }
+  const fs::path& temporary() const noexcept { return temporary_; }
+
+  /// Throws CheckpointError naming the target: `what` and the errno text.
+  [[noreturn]] void fail(const std::string& what, int error) const {
+    throw CheckpointError(target_.string(), "cannot save: " + what + ": " + errno_text(error));
+  }
+
+  /// Flushes the file to disk, renames it over the target and flushes the directory. Returns the
+  /// file's status as written.
+  struct stat commit() {
+    if (error_ != 0) fail("cannot write " + temporary_.string(), error_);
+    if (::fsync(fd_) != 0) fail("cannot flush " + temporary_.string() + " to disk", errno);
+    struct stat status {};
+    if (::fstat(fd_, &status) != 0) fail("cannot read the status of " + temporary_.string(), errno);
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) fail("cannot close " + temporary_.string(), errno);
+    if (::rename(temporary_.c_str(), target_.c_str()) != 0)
+      fail("cannot rename " + temporary_.string() + " to " + target_.filename().string(), errno);
+    committed_ = true;
+    // The rename is durable only once the directory entry is on disk.
+    const fs::path directory = target_.parent_path().empty() ? fs::path(".") : target_.parent_path();
+    Descriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0) fail("cannot open the directory to flush it", errno);
+    if (::fsync(dir.get()) != 0 && errno != EINVAL) fail("cannot flush the directory to disk", errno);
+    if (const int error = dir.close(); error != 0) fail("cannot close the directory", error);
+    return status;
+  }
+
+ private:
+  fs::path target_;
+  fs::path temporary_;
+  int fd_ = -1;
+  int error_ = 0;
+  bool committed_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Verifying the zip container. LibTorch writes archives as zip files whose records carry a CRC-32, but
+// LibTorch 1.13 does not check them when it reads: a flipped byte in a tensor would load silently. So
+// libzip reads every record first; it checks the container's consistency and each record's CRC-32.
+
+/// A fault of the file's content; turned into "not a readable checkpoint: <reason>".
+class Damaged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ZipCloser {
+  void operator()(zip_t* archive) const { zip_discard(archive); }
+};
+struct ZipFileCloser {
+  void operator()(zip_file_t* file) const { zip_fclose(file); }
+};
+
+std::string zip_error_text(int code) {
+  zip_error_t error;
+  zip_error_init_with_code(&error, code);
+  std::string text = zip_error_strerror(&error);
+  zip_error_fini(&error);
+  return text;
+}
+
+void verify_zip(int fd, std::uint64_t size) {
+  if (size < 22) throw Damaged("not a LibTorch archive (" + std::to_string(size) + " bytes)");
+  // libzip owns (and closes) the descriptor it is given; the caller keeps reading through its own.
+  const int copy = ::dup(fd);
+  if (copy < 0) throw Damaged(std::string("cannot read it: ") + std::strerror(errno));
+  int code = 0;
+  std::unique_ptr<zip_t, ZipCloser> archive(zip_fdopen(copy, ZIP_CHECKCONS, &code));
+  if (!archive) {
+    ::close(copy);
+    throw Damaged("not a LibTorch archive (" + zip_error_text(code) + ")");
+  }
+  const zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
+  if (entries <= 0) throw Damaged("not a LibTorch archive (an empty zip file)");
+  std::vector<char> buffer(1 << 20);
+  for (zip_uint64_t index = 0; index < static_cast<zip_uint64_t>(entries); ++index) {
+    const char* name = zip_get_name(archive.get(), index, 0);
+    const std::string record = name ? name : "#" + std::to_string(index);
+    std::unique_ptr<zip_file_t, ZipFileCloser> file(zip_fopen_index(archive.get(), index, 0));
+    if (!file) {
+      throw Damaged("record '" + record + "' is damaged (" + zip_strerror(archive.get()) + ")");
+    }
+    // Reading to the end is what makes libzip compare the record's CRC-32.
+    for (zip_int64_t got; (got = zip_fread(file.get(), buffer.data(), buffer.size())) != 0;) {
+      if (got < 0)
+        throw Damaged("record '" + record + "' is corrupted (" + zip_file_strerror(file.get()) + ")");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Metadata.
+
+/// Python's json.dumps(value, indent=2): the readable sidecar.
+void pretty_append(std::string& out, const Json& value, std::size_t depth) {
+  const auto indent = [&](std::size_t level) { out.append("\n").append(2 * level, ' '); };
+  if (value.is_object() && !value.empty()) {
+    out += '{';
+    bool first = true;
+    for (const auto& [key, item] : value.items()) {
+      if (!first) out += ',';
+      first = false;
+      indent(depth + 1);
+      dumps_append(out, Json(key));
+      out += ": ";
+      pretty_append(out, item, depth + 1);
+    }
+    indent(depth);
+    out += '}';
+  } else if (value.is_array() && !value.empty()) {
+    out += '[';
+    bool first = true;
+    for (const auto& item : value) {
+      if (!first) out += ',';
+      first = false;
+      indent(depth + 1);
+      pretty_append(out, item, depth + 1);
+    }
+    indent(depth);
+    out += ']';
+  } else {
+    dumps_append(out, value);
+  }
+}
+
+constexpr const char* members[] = {"model", "criterion", "optimizer"};
+
+/// Checks the shape of the metadata read from an archive; throws Damaged.
+void check_metadata(const Json& metadata) {
+  if (!metadata.is_object()) throw Damaged("its metadata are not a JSON object");
+  const auto format = metadata.find("format");
+  if (format == metadata.end() || !format->is_string())
+    throw Damaged("its metadata have no \"format\" (not a torchsystem checkpoint)");
+  if (format->get_ref<const std::string&>() != format_name)
+    throw Damaged("its format is " + dumps(*format) + ", not \"" + std::string(format_name) +
+                  "\" (written by another version of torchsystem?)");
+  for (const char* member : members) {
+    const auto found = metadata.find(member);
+    if (found == metadata.end() || !found->is_object() || !found->contains("name") ||
+        !(*found)["name"].is_string() || !found->contains("hash") || !(*found)["hash"].is_string() ||
+        !found->contains("arguments") || !(*found)["arguments"].is_object())
+      throw Damaged(std::string("its metadata have no valid \"") + member +
+                    "\" ({\"name\": ..., \"hash\": ..., \"arguments\": {...}})");
+  }
+  const auto epoch = metadata.find("epoch");
+  if (epoch == metadata.end() || !epoch->is_number_integer() ||
+      (epoch->is_number_unsigned() && epoch->get<std::uint64_t>() > std::uint64_t{INT64_MAX}))
+    throw Damaged("its metadata have no integer \"epoch\"");
+  if (!metadata.contains("extra")) throw Damaged("its metadata have no \"extra\"");
+}
+
+/// An archive opened, verified and read, with its metadata checked.
+struct OpenedCheckpoint {
+  torch::serialize::InputArchive archive;
+  Json metadata;
+  struct stat status {};
+};
+
+/// Opens the checkpoint at `path`; nullopt when it does not exist and `missing_ok`.
+std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok) {
+  const std::string display = path.string();
+  Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int error = errno;
+    if (error == ENOENT && missing_ok) return std::nullopt;
+    throw CheckpointError(display, "cannot open: " + errno_text(error));
+  }
+  OpenedCheckpoint opened;
+  if (::fstat(fd.get(), &opened.status) != 0)
+    throw CheckpointError(display, "cannot read its status: " + errno_text(errno));
+  if (!S_ISREG(opened.status.st_mode)) throw CheckpointError(display, "not a regular file");
+  const auto size = static_cast<std::uint64_t>(opened.status.st_size);
+  try {
+    verify_zip(fd.get(), size);
+    // Read through the same descriptor: a save renaming another file over the path meanwhile cannot mix
+    // the checked file with another one.
+    int read_error = 0;
+    try {
+      opened.archive.load_from(
+          [&](std::uint64_t position, void* buffer, std::size_t bytes) -> std::size_t {
+            if (position > size) return 0;
+            bytes = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, size - position));
+            try {
+              return read_at(fd.get(), buffer, bytes, position) ? bytes : 0;
+            } catch (const std::system_error& e) {
+              read_error = e.code().value();
+              return 0;
+            }
+          },
+          [size] { return static_cast<std::size_t>(size); });
+    } catch (const std::exception& e) {
+      if (read_error != 0) throw CheckpointError(display, "cannot read: " + errno_text(read_error));
+      throw Damaged(message_of(e));
+    }
+    c10::IValue text;
+    if (!opened.archive.try_read("metadata", text))
+      throw Damaged("it has no \"metadata\" record (a LibTorch archive, but not a torchsystem checkpoint)");
+    if (!text.isString()) throw Damaged("its \"metadata\" record is not a string");
+    try {
+      opened.metadata = parse_json(text.toStringRef());
+    } catch (const JsonError& e) {
+      throw Damaged(std::string("its metadata are not valid JSON: ") + e.what());
+    }
+    check_metadata(opened.metadata);
+  } catch (const Damaged& e) {
+    throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
+  } catch (const std::system_error& e) {
+    throw CheckpointError(display, "cannot read: " + errno_text(e.code().value()));
+  }
+  return opened;
+}
+
+CheckpointInfo describe(const fs::path& path, Json metadata, const struct stat& status) {
+  CheckpointInfo info;
+  info.name = metadata["model"]["name"].get<std::string>();
+  info.hash = metadata["model"]["hash"].get<std::string>();
+  info.epoch = metadata["epoch"].get<std::int64_t>();
+  info.metadata = std::move(metadata);
+  info.size = static_cast<std::uintmax_t>(status.st_size);
+  info.modified = file_time(status);
+  info.path = path;
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Loading without changing anything on failure.
+
+/// Refuses a tensor in the archive whose shape or type differs from the module's: LibTorch's load would
+/// silently replace the parameter by it.
+void check_shapes(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                  const std::string& where) {
+  const auto check = [&](const std::string& key, const torch::Tensor& current, bool is_buffer) {
+    if (!current.defined()) return;
+    torch::Tensor stored;
+    if (!archive.try_read(key, stored, is_buffer) || !stored.defined()) return;  // load() reports it
+    if (stored.sizes() != current.sizes() || stored.scalar_type() != current.scalar_type()) {
+      throw Damaged(where + key + " is " + std::string(c10::toString(stored.scalar_type())) +
+                    c10::str(stored.sizes()) + " in the checkpoint, " +
+                    std::string(c10::toString(current.scalar_type())) + c10::str(current.sizes()) +
+                    " in the module");
+    }
+  };
+  for (const auto& parameter : module.named_parameters(false))
+    check(parameter.key(), parameter.value(), false);
+  for (const auto& buffer : module.named_buffers(false)) check(buffer.key(), buffer.value(), true);
+  for (const auto& child : module.named_children()) {
+    if (!child.value()->is_serializable()) continue;
+    torch::serialize::InputArchive child_archive;
+    if (archive.try_read(child.key(), child_archive))
+      check_shapes(*child.value(), child_archive, where + child.key() + ".");
+  }
+}
+
+/// What a load can change, kept to be put back if it fails midway.
+class Snapshot {
+ public:
+  explicit Snapshot(const TrainingAggregate& aggregate) : optimizer_(aggregate.optimizer.get()) {
+    for (const auto* module : {aggregate.model.get(), aggregate.criterion.get()}) {
+      for (const auto& tensor : module->parameters(true)) keep(tensor);
+      for (const auto& tensor : module->buffers(true)) keep(tensor);
+    }
+    // An optimizer whose state cannot be cloned is not put back; LibTorch's own optimizers check what
+    // they read before they change their state.
+    try {
+      for (const auto& [key, state] : optimizer_->state()) state_[key] = state->clone();
+      state_kept_ = true;
+    } catch (const std::exception&) {
+      state_.clear();
+    }
+  }
+
+  void restore() {
+    torch::NoGradGuard no_grad;
+    for (auto& [live, before] : tensors_) live.set_(before);
+    if (state_kept_) optimizer_->state() = std::move(state_);
+  }
+
+ private:
+  void keep(const torch::Tensor& tensor) {
+    // load() replaces a tensor's storage in place (set_); a detached alias keeps the old storage.
+    if (tensor.defined()) tensors_.emplace_back(tensor, tensor.detach());
+  }
+
+  torch::optim::Optimizer* optimizer_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> tensors_;
+  ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>> state_;
+  bool state_kept_ = false;
+};
+
+}  // namespace
+
+// -------------------------------------------------------------------------------------------------------------
+
+Json entity_metadata(const std::shared_ptr<torch::nn::Module>& module) {
+  Json metadata = Json::object();
+  metadata["name"] = getname(module);
+  metadata["hash"] = gethash(module);
+  metadata["arguments"] = getarguments(module);
+  return metadata;
+}
+
+Json entity_metadata(const std::shared_ptr<torch::optim::Optimizer>& optimizer) {
+  Json metadata = Json::object();
+  metadata["name"] = getname(optimizer);
+  metadata["hash"] = gethash(optimizer);
+  metadata["arguments"] = getarguments(optimizer);
+  return metadata;
+}
+
+CheckpointStore::CheckpointStore(std::filesystem::path directory) : directory_(std::move(directory)) {}
+
+std::filesystem::path CheckpointStore::path_for(std::string_view name, std::string_view hash) const {
+  for (const auto& [what, value] : {std::pair{"name", name}, std::pair{"hash", hash}}) {
+    if (const std::string fault = component_fault(value); !fault.empty()) {
+      throw CheckpointError(directory_.string(), std::string("the model ") + what + " " + quote_value(value) +
+                                                     " " + fault + ", so it cannot name a checkpoint file");
+    }
+  }
+  const std::string stem = std::string(name) + "-" + std::string(hash);
+  if (stem.size() + 5 > max_file_name_size) {  // + ".json", the longer of the two files
+    throw CheckpointError(directory_.string(), "the checkpoint file name " + quote_value(stem) +
+                                                   ".pt is longer than " +
+                                                   std::to_string(max_file_name_size - 5) + " bytes");
+  }
+  return directory_ / (stem + ".pt");
+}
+
+CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::int64_t epoch,
+                                     const Json& extra) const {
+  if (!aggregate.model) throw CheckpointError(directory_.string(), "cannot save: the aggregate has no model");
+  Json metadata = Json::object();
+  metadata["format"] = std::string(format_name);
+  metadata["model"] = entity_metadata(aggregate.model);
+  const fs::path path =
+      path_for(metadata["model"]["name"].get<std::string>(), metadata["model"]["hash"].get<std::string>());
+  if (!aggregate.criterion)
+    throw CheckpointError(path.string(), "cannot save: the aggregate has no criterion");
+  if (!aggregate.optimizer)
+    throw CheckpointError(path.string(), "cannot save: the aggregate has no optimizer");
+  if (epoch < 0)
+    throw CheckpointError(path.string(), "cannot save: the epoch " + std::to_string(epoch) + " is negative");
+  metadata["criterion"] = entity_metadata(aggregate.criterion);
+  metadata["optimizer"] = entity_metadata(aggregate.optimizer);
+  metadata["epoch"] = epoch;
+  metadata["extra"] = extra;
+  std::string text;
+  std::string readable;
+  try {
+    text = dumps(metadata);
+    pretty_append(readable, metadata, 0);
+    readable += '\n';
+  } catch (const Error& e) {
+    throw CheckpointError(path.string(),
+                          std::string("cannot save: the metadata cannot be written as JSON: ") + e.what());
+  }
+
+  torch::serialize::OutputArchive archive;
+  try {
+    torch::serialize::OutputArchive model(archive.compilation_unit());
+    aggregate.model->save(model);
+    archive.write("model", model);
+    torch::serialize::OutputArchive criterion(archive.compilation_unit());
+    aggregate.criterion->save(criterion);
+    archive.write("criterion", criterion);
+    torch::serialize::OutputArchive optimizer(archive.compilation_unit());
+    aggregate.optimizer->save(optimizer);
+    archive.write("optimizer", optimizer);
+    archive.write("metadata", c10::IValue(text));
+  } catch (const std::exception& e) {
+    throw CheckpointError(path.string(), "cannot save: " + message_of(e));
+  }
+
+  std::error_code error;
+  if (!directory_.empty()) fs::create_directories(directory_, error);
+  if (error) throw CheckpointError(directory_.string(), "cannot create the directory: " + error.message());
+
+  // The archive first, then the sidecar: the archive's rename is the commit, and the sidecar never
+  // describes a save that did not complete (after a crash between the two it describes the previous one).
+  struct stat status {};
+  {
+    AtomicFile file(path, ".pt");
+    try {
+      archive.save_to([&](const void* data, std::size_t size) { return file.write(data, size); });
+    } catch (const std::exception& e) {
+      if (file.error() != 0) file.fail("cannot write " + file.temporary().string(), file.error());
+      throw CheckpointError(path.string(), "cannot save: " + message_of(e));
+    }
+    status = file.commit();
+  }
+  {
+    fs::path sidecar = path;
+    sidecar.replace_extension(".json");
+    AtomicFile file(sidecar, ".json");
+    file.write(readable.data(), readable.size());
+    file.commit();
+  }
+  return describe(path, std::move(metadata), status);
+}
+
+std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& aggregate) const {
+  if (!aggregate.model) throw CheckpointError(directory_.string(), "cannot load: the aggregate has no model");
+  const Json asked[] = {entity_metadata(aggregate.model),
+                        aggregate.criterion ? entity_metadata(aggregate.criterion) : Json(),
+                        aggregate.optimizer ? entity_metadata(aggregate.optimizer) : Json()};
+  const fs::path path = path_for(asked[0]["name"].get<std::string>(), asked[0]["hash"].get<std::string>());
+  if (!aggregate.criterion)
+    throw CheckpointError(path.string(), "cannot load: the aggregate has no criterion");
+  if (!aggregate.optimizer)
+    throw CheckpointError(path.string(), "cannot load: the aggregate has no optimizer");
+
+  auto opened = open_checkpoint(path, true);
+  if (!opened) return std::nullopt;
+  const std::string display = path.string();
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Json& saved = opened->metadata[members[i]];
+    // Compared as text: exact for every value (NaN included), key order included, as the hash is.
+    const std::string saved_text = dumps(saved), asked_text = dumps(asked[i]);
+    if (saved_text != asked_text) {
+      throw CheckpointError(display, std::string(members[i]) + " differs from the checkpoint's: saved " +
+                                         saved_text + ", asked " + asked_text);
+    }
+  }
+
+  torch::serialize::InputArchive parts[3];
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (!opened->archive.try_read(members[i], parts[i]))
+      throw CheckpointError(
+          display, std::string("not a readable checkpoint: it has no \"") + members[i] + "\" record");
+  }
+  try {
+    check_shapes(*aggregate.model, parts[0], "model: ");
+    check_shapes(*aggregate.criterion, parts[1], "criterion: ");
+  } catch (const Damaged& e) {
+    throw CheckpointError(display, std::string("does not fit the aggregate: ") + e.what());
+  } catch (const std::exception& e) {
+    throw CheckpointError(display, "not a readable checkpoint: " + message_of(e));
+  }
+
+  Snapshot snapshot(aggregate);
+  std::size_t member = 0;
+  try {
+    aggregate.model->load(parts[0]);
+    member = 1;
+    aggregate.criterion->load(parts[1]);
+    member = 2;
+    aggregate.optimizer->load(parts[2]);
+  } catch (const std::exception& e) {
+    snapshot.restore();
+    throw CheckpointError(display, std::string("cannot restore the ") + members[member] +
+                                       " (nothing was changed): " + message_of(e));
+  }
+  return describe(path, std::move(opened->metadata), opened->status);
+}
+
+CheckpointInfo CheckpointStore::inspect(const std::filesystem::path& path) {
+  auto opened = open_checkpoint(path, false);
+  return describe(path, std::move(opened->metadata), opened->status);
+}
+
+std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged,
+                                                  std::vector<std::string>* damaged) const {
+  std::error_code error;
+  const auto status = fs::status(directory_, error);
+  if (error || !fs::exists(status)) {
+    if (!fs::exists(status) && (!error || error == std::errc::no_such_file_or_directory)) return {};
+    throw CheckpointError(directory_.string(), "cannot read the directory: " + error.message());
+  }
+  if (!fs::is_directory(status)) throw CheckpointError(directory_.string(), "not a directory");
+
+  std::vector<fs::path> candidates;
+  for (fs::directory_iterator it(directory_, error), end; !error && it != end; it.increment(error)) {
+    const std::string file = it->path().filename().string();
+    if (file.starts_with('.') || !file.ends_with(".pt")) continue;  // hidden files, temporary files of a save
+    if (!is_identity_stem(std::string_view(file).substr(0, file.size() - 3))) continue;
+    std::error_code type_error;
+    if (!it->is_regular_file(type_error)) continue;
+    candidates.push_back(it->path());
+  }
+  if (error) throw CheckpointError(directory_.string(), "cannot read the directory: " + error.message());
+  std::sort(candidates.begin(), candidates.end());
+
+  std::vector<CheckpointInfo> found;
+  for (const fs::path& candidate : candidates) {
+    try {
+      CheckpointInfo info = inspect(candidate);
+      std::string expected;
+      try {
+        expected = path_for(info.name, info.hash).filename().string();
+      } catch (const CheckpointError&) {
+        expected = "(an invalid identity)";
+      }
+      if (expected != candidate.filename().string()) {
+        throw CheckpointError(candidate.string(),
+                              "holds the checkpoint of " + quote_value(info.name + "-" + info.hash) +
+                                  ", not the one its file name says (copied or renamed?)");
+      }
+      found.push_back(std::move(info));
+    } catch (const CheckpointError& e) {
+      std::error_code gone;
+      if (!fs::exists(candidate, gone) && !gone) continue;  // removed since the directory was read
+      if (!skip_damaged) throw;
+      if (damaged) damaged->push_back(e.what());
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const CheckpointInfo& a, const CheckpointInfo& b) {
+    return std::tie(a.name, a.hash) < std::tie(b.name, b.hash);
+  });
+  return found;
+}
+
+}  // namespace torchsystem

@@ -1,0 +1,799 @@
+// The checkpoint store keyed by identity: exact round trips, self-describing archives, identity checks,
+// damaged files, name validation, atomicity under SIGKILL, listing, and `torchsystem checkpoints`.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/loss.h>
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli_runner.hpp"
+#include "seed_models.hpp"
+#include "temp_dir.hpp"
+#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/identity.hpp"
+#include "torchsystem/json_reader.hpp"
+#include "torchsystem/torch.hpp"
+
+namespace checkpoint_store_test {
+
+namespace ts = torchsystem;
+namespace fs = std::filesystem;
+using namespace ts::literals;
+
+void register_models() {
+  static const bool registered = [] {
+    static ts::Registry<torch::nn::Module> registry("checkpoint store test models");
+    seed::register_seed_models(registry);
+    return true;
+  }();
+  (void)registered;
+}
+
+using test_files::TempDir;
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+std::vector<std::string> entries(const fs::path& directory) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(directory))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+/// A model, its loss and its optimizer, all created through the library.
+struct Trainee {
+  torch::nn::AnyModule model;  // MLP or GLU
+  torch::nn::CrossEntropyLoss criterion;
+  std::shared_ptr<torch::optim::Adam> optimizer;
+  std::int64_t inputs = 0;
+  std::int64_t outputs = 0;
+
+  ts::TrainingAggregate aggregate() const { return {model.ptr(), criterion.ptr(), optimizer}; }
+  std::shared_ptr<torch::nn::Module> module() const { return model.ptr(); }
+
+  /// Adam steps on a fixed batch, so that the optimizer has state.
+  void train(int steps, std::uint64_t seed = 1) {
+    torch::manual_seed(seed);
+    const auto input = torch::randn({16, inputs});
+    const auto target = torch::randint(0, outputs, {16});
+    for (int step = 0; step < steps; ++step) {
+      optimizer->zero_grad();
+      criterion(model.forward(input), target).backward();
+      optimizer->step();
+    }
+  }
+};
+
+Trainee make(const std::string& kind = "MLP", std::int64_t inputs = 8, std::int64_t hidden = 16,
+             std::int64_t outputs = 3, double lr = 0.01) {
+  register_models();
+  Trainee trainee;
+  auto activation = ts::create<torch::nn::ReLU>();
+  if (kind == "MLP") {
+    trainee.model = torch::nn::AnyModule(
+        ts::create<seed::MLP>(inputs, hidden, outputs, "dropout"_a = 0.0, "activation"_a = activation));
+  } else {
+    trainee.model = torch::nn::AnyModule(
+        ts::create<seed::GLU>(inputs, hidden, outputs, "dropout"_a = 0.0, "activation"_a = activation));
+  }
+  trainee.criterion = ts::create<torch::nn::CrossEntropyLoss>();
+  trainee.optimizer = ts::create<torch::optim::Adam>(trainee.model.ptr()->parameters(), "lr"_a = lr);
+  trainee.inputs = inputs;
+  trainee.outputs = outputs;
+  return trainee;
+}
+
+/// Copies of every parameter and buffer, by name.
+std::vector<std::pair<std::string, torch::Tensor>> tensors_of(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, torch::Tensor>> all;
+  for (const auto& item : module.named_parameters())
+    all.emplace_back(item.key(), item.value().detach().clone());
+  for (const auto& item : module.named_buffers())
+    all.emplace_back("buffer " + item.key(), item.value().detach().clone());
+  return all;
+}
+
+/// Empty when `a` and `b` hold the same names with bit-identical tensors, else the first difference.
+std::string difference(const std::vector<std::pair<std::string, torch::Tensor>>& a,
+                       const std::vector<std::pair<std::string, torch::Tensor>>& b) {
+  if (a.size() != b.size()) return "different numbers of tensors";
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first) return "names " + a[i].first + " and " + b[i].first;
+    if (!torch::equal(a[i].second, b[i].second)) return "values of " + a[i].first;
+  }
+  return {};
+}
+
+const torch::optim::AdamParamState* adam_state(const torch::optim::Adam& optimizer,
+                                               const torch::Tensor& parameter) {
+  const auto found = optimizer.state().find(c10::guts::to_string(parameter.unsafeGetTensorImpl()));
+  if (found == optimizer.state().end()) return nullptr;
+  return static_cast<const torch::optim::AdamParamState*>(found->second.get());
+}
+
+/// The CheckpointError `action` throws; fails the test when it throws nothing or something else.
+template <class F>
+ts::CheckpointError checkpoint_error(F&& action) {
+  try {
+    action();
+  } catch (const ts::CheckpointError& error) {
+    return error;
+  } catch (const std::exception& error) {
+    ADD_FAILURE() << "expected a CheckpointError, got: " << error.what();
+    return ts::CheckpointError("", "(another exception)");
+  }
+  ADD_FAILURE() << "expected a CheckpointError, nothing was thrown";
+  return ts::CheckpointError("", "(no exception)");
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// --- 1. Round trip ---------------------------------------------------------------------------------------
+
+TEST(CheckpointStoreRoundTrip, LoadRestoresParametersBuffersAndOptimizerStateBitForBit) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path() / "weights");
+  Trainee saved = make();
+  saved.train(3);
+  const ts::Json extra = {{"history", {1.5, 1.25, 0.1}}};
+  const auto info = store.save(saved.aggregate(), 3, extra);
+  EXPECT_EQ(info.name, "MLP");
+  EXPECT_EQ(info.hash, ts::gethash(saved.module()));
+  EXPECT_EQ(info.epoch, 3);
+  EXPECT_EQ(info.path, store.path_for("MLP", ts::gethash(saved.module())));
+  EXPECT_EQ(info.size, fs::file_size(info.path));
+
+  Trainee restored = make();
+  ASSERT_EQ(ts::gethash(restored.module()), ts::gethash(saved.module()));
+  ASSERT_FALSE(difference(tensors_of(*saved.module()), tensors_of(*restored.module())).empty())
+      << "fresh objects start from other random values, or this test would prove nothing";
+  ASSERT_TRUE(restored.optimizer->state().empty());
+
+  const auto found = store.load(restored.aggregate());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->epoch, 3);
+  EXPECT_EQ(found->metadata["extra"], extra);
+  EXPECT_EQ(found->path, info.path);
+  EXPECT_EQ(difference(tensors_of(*saved.module()), tensors_of(*restored.module())), "");
+  EXPECT_EQ(difference(tensors_of(*saved.criterion), tensors_of(*restored.criterion)), "");
+
+  const auto saved_parameters = saved.module()->parameters();
+  const auto restored_parameters = restored.module()->parameters();
+  ASSERT_EQ(saved_parameters.size(), restored_parameters.size());
+  ASSERT_EQ(restored.optimizer->state().size(), saved_parameters.size());
+  for (std::size_t i = 0; i < saved_parameters.size(); ++i) {
+    const auto* before = adam_state(*saved.optimizer, saved_parameters[i]);
+    const auto* after = adam_state(*restored.optimizer, restored_parameters[i]);
+    ASSERT_NE(before, nullptr);
+    ASSERT_NE(after, nullptr) << "parameter " << i << " has no state after load";
+    EXPECT_EQ(after->step(), before->step());
+    EXPECT_EQ(after->step(), 3);
+    EXPECT_TRUE(torch::equal(after->exp_avg(), before->exp_avg())) << "parameter " << i;
+    EXPECT_TRUE(torch::equal(after->exp_avg_sq(), before->exp_avg_sq())) << "parameter " << i;
+  }
+
+  // Both continue identically: one more step on the same batch gives bit-identical parameters.
+  saved.train(1, 99);
+  restored.train(1, 99);
+  EXPECT_EQ(difference(tensors_of(*saved.module()), tensors_of(*restored.module())), "");
+}
+
+// --- 2. Layout and self-description ----------------------------------------------------------------------
+
+TEST(CheckpointStoreLayout, ArchiveAndSidecarAreNamedByIdentityAndTheArchiveDescribesItself) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  trainee.train(1);
+  const std::string hash = ts::gethash(trainee.module());
+  store.save(trainee.aggregate(), 7, {{"note", "é and \"quotes\""}});
+
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"MLP-" + hash + ".json", "MLP-" + hash + ".pt"}))
+      << "no temporary file is left behind";
+  const fs::path archive_path = dir.path() / ("MLP-" + hash + ".pt");
+  const fs::path sidecar_path = dir.path() / ("MLP-" + hash + ".json");
+
+  // What the archive holds, read with LibTorch alone.
+  torch::serialize::InputArchive archive;
+  archive.load_from(archive_path.string());
+  for (const char* key : {"model", "criterion", "optimizer"}) {
+    torch::serialize::InputArchive part;
+    EXPECT_TRUE(archive.try_read(key, part)) << key;
+  }
+  c10::IValue text;
+  ASSERT_TRUE(archive.try_read("metadata", text));
+  ASSERT_TRUE(text.isString());
+  const ts::Json embedded = ts::parse_json(text.toStringRef());
+
+  const ts::Json expected = {
+      {"format", "torchsystem-checkpoint/1"},
+      {"model", {{"name", "MLP"}, {"hash", hash}, {"arguments", ts::getarguments(trainee.module())}}},
+      {"criterion",
+       {{"name", "CrossEntropyLoss"},
+        {"hash", ts::gethash(trainee.criterion)},
+        {"arguments", ts::Json::object()}}},
+      {"optimizer",
+       {{"name", "Adam"}, {"hash", ts::gethash(trainee.optimizer)}, {"arguments", {{"lr", 0.01}}}}},
+      {"epoch", 7},
+      {"extra", {{"note", "é and \"quotes\""}}}};
+  EXPECT_EQ(ts::dumps(embedded), ts::dumps(expected));
+  EXPECT_EQ(
+      ts::dumps(embedded["model"]["arguments"]),
+      R"({"input_size": 8, "hidden_size": 16, "output_size": 3, "dropout": 0.0, "activation": "ReLU"})");
+
+  const std::string sidecar_text = read_bytes(sidecar_path);
+  EXPECT_TRUE(sidecar_text.starts_with(
+      "{\n  \"format\": \"torchsystem-checkpoint/1\",\n  \"model\": {\n    \"name\""))
+      << sidecar_text;
+  EXPECT_EQ(ts::dumps(ts::parse_json(sidecar_text)), ts::dumps(embedded));
+
+  // The archive alone is enough.
+  fs::remove(sidecar_path);
+  const auto inspected = ts::CheckpointStore::inspect(archive_path);
+  EXPECT_EQ(inspected.name, "MLP");
+  EXPECT_EQ(inspected.hash, hash);
+  EXPECT_EQ(inspected.epoch, 7);
+  EXPECT_EQ(ts::dumps(inspected.metadata), ts::dumps(expected));
+  EXPECT_EQ(inspected.size, fs::file_size(archive_path));
+  EXPECT_EQ(inspected.modified, fs::last_write_time(archive_path));
+  Trainee fresh = make();
+  const auto found = store.load(fresh.aggregate());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->epoch, 7);
+  EXPECT_EQ(difference(tensors_of(*trainee.module()), tensors_of(*fresh.module())), "");
+}
+
+TEST(CheckpointStoreLayout, ASecondSaveReplacesTheFirst) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  store.save(trainee.aggregate(), 1);
+  trainee.train(1);
+  store.save(trainee.aggregate(), 2, {{"last", true}});
+  EXPECT_EQ(entries(dir.path()).size(), 2U);
+  Trainee fresh = make();
+  const auto found = store.load(fresh.aggregate());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->epoch, 2);
+  EXPECT_EQ(found->metadata["extra"]["last"], true);
+  EXPECT_EQ(difference(tensors_of(*trainee.module()), tensors_of(*fresh.module())), "");
+  const auto sidecar =
+      ts::parse_json(read_bytes(found->path.parent_path() / (found->path.stem().string() + ".json")));
+  EXPECT_EQ(sidecar["epoch"], 2);
+}
+
+// --- 3. Identity checks ----------------------------------------------------------------------------------
+
+TEST(CheckpointStoreIdentity, NothingSavedIsNulloptAndAnotherModelFindsNothing) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path() / "not-yet");
+  Trainee trainee = make();
+  EXPECT_FALSE(store.load(trainee.aggregate()).has_value());
+  EXPECT_FALSE(fs::exists(dir.path() / "not-yet")) << "load creates nothing";
+  store.save(trainee.aggregate(), 1);
+  Trainee wider = make("MLP", 8, 32);
+  ASSERT_NE(ts::gethash(wider.module()), ts::gethash(trainee.module()));
+  const auto before = tensors_of(*wider.module());
+  EXPECT_FALSE(store.load(wider.aggregate()).has_value());
+  EXPECT_EQ(difference(before, tensors_of(*wider.module())), "");
+}
+
+TEST(CheckpointStoreIdentity, AnotherOptimizerIsRefusedNamingBothAndChangesNothing) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  trainee.train(1);
+  const auto info = store.save(trainee.aggregate(), 1);
+  const std::string bytes = read_bytes(info.path);
+
+  Trainee other = make("MLP", 8, 16, 3, 0.02);
+  ASSERT_EQ(ts::gethash(other.module()), ts::gethash(trainee.module())) << "the same model identity";
+  const auto before = tensors_of(*other.module());
+  const auto error = checkpoint_error([&] { store.load(other.aggregate()); });
+  const std::string message = error.what();
+  EXPECT_EQ(error.path(), info.path.string());
+  EXPECT_TRUE(contains(message, info.path.string())) << message;
+  EXPECT_TRUE(contains(message, "optimizer")) << message;
+  EXPECT_TRUE(contains(message, R"(saved {"name": "Adam", "hash": ")")) << message;
+  EXPECT_TRUE(contains(message, R"("arguments": {"lr": 0.01}})")) << message;
+  EXPECT_TRUE(contains(message, R"("arguments": {"lr": 0.02}})")) << message;
+  EXPECT_EQ(difference(before, tensors_of(*other.module())), "") << "the model is unchanged";
+  EXPECT_TRUE(other.optimizer->state().empty()) << "the optimizer is unchanged";
+  EXPECT_EQ(read_bytes(info.path), bytes);
+}
+
+TEST(CheckpointStoreIdentity, AnotherLossIsRefused) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  store.save(trainee.aggregate(), 1);
+  Trainee other = make();
+  other.criterion = ts::create<torch::nn::CrossEntropyLoss>("label_smoothing"_a = 0.1);
+  const std::string message = checkpoint_error([&] { store.load(other.aggregate()); }).what();
+  EXPECT_TRUE(contains(message, "criterion differs")) << message;
+  EXPECT_TRUE(contains(message, "label_smoothing")) << message;
+}
+
+TEST(CheckpointStoreIdentity, ACheckpointCopiedUnderAnotherIdentityIsRefused) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee a = make("MLP", 8, 16);
+  a.train(1);
+  const auto saved = store.save(a.aggregate(), 4);
+  Trainee b = make("MLP", 8, 16, 3);
+  ts::sethash(b.model, "0123456789abcdef0123456789abcdef");  // another identity, the same shapes
+  const fs::path b_path = store.path_for("MLP", "0123456789abcdef0123456789abcdef");
+  fs::copy_file(saved.path, b_path);
+  const std::string bytes = read_bytes(b_path);
+  const auto before = tensors_of(*b.module());
+
+  const auto error = checkpoint_error([&] { store.load(b.aggregate()); });
+  const std::string message = error.what();
+  EXPECT_EQ(error.path(), b_path.string());
+  EXPECT_TRUE(contains(message, "model differs")) << message;
+  EXPECT_TRUE(contains(message, saved.hash)) << message;
+  EXPECT_TRUE(contains(message, "0123456789abcdef0123456789abcdef")) << message;
+  EXPECT_EQ(difference(before, tensors_of(*b.module())), "") << "nothing was loaded";
+  EXPECT_TRUE(b.optimizer->state().empty());
+  EXPECT_EQ(read_bytes(b_path), bytes);
+
+  // list() reports the misplaced file rather than showing A twice.
+  std::vector<std::string> damaged;
+  const auto listed = store.list(true, &damaged);
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].path, saved.path);
+  ASSERT_EQ(damaged.size(), 1U);
+  EXPECT_TRUE(contains(damaged[0], b_path.string())) << damaged[0];
+}
+
+// --- 4. Damaged files ------------------------------------------------------------------------------------
+
+TEST(CheckpointStoreDamage, TruncatedCorruptedAndForeignFilesAreErrorsAndAreLeftAlone) {
+  const TempDir dir;
+  Trainee trainee = make("MLP", 64, 256, 10);  // tensors fill most of the file
+  trainee.train(1);
+  Trainee glu = make("GLU");
+  std::string good;
+  {
+    const ts::CheckpointStore store(dir.path() / "good");
+    good = read_bytes(store.save(trainee.aggregate(), 1).path);
+  }
+  ASSERT_GT(good.size(), 100000U);
+  const auto flipped = [&](std::size_t at) {
+    std::string bytes = good;
+    for (std::size_t i = at; i < at + 256; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+    return bytes;
+  };
+  std::string foreign_archive;
+  {
+    torch::serialize::OutputArchive archive;
+    archive.write("weights", torch::ones({3}));
+    archive.save_to([&](const void* data, std::size_t size) {
+      foreign_archive.append(static_cast<const char*>(data), size);
+      return size;
+    });
+  }
+  const std::vector<std::pair<std::string, std::string>> variants = {
+      {"cut to half", good.substr(0, good.size() / 2)},
+      {"cut to 10 bytes", good.substr(0, 10)},
+      {"cut to 0 bytes", ""},
+      {"cut by one byte", good.substr(0, good.size() - 1)},
+      {"flipped at a quarter", flipped(good.size() / 4)},
+      {"flipped in the middle", flipped(good.size() / 2)},
+      {"flipped at three quarters", flipped(good.size() * 3 / 4)},
+      {"a text file", "{\"format\": \"torchsystem-checkpoint/1\"}\n"},
+      {"a LibTorch archive without metadata", foreign_archive},
+  };
+  int round = 0;
+  for (const auto& [what, bytes] : variants) {
+    SCOPED_TRACE(what);
+    const ts::CheckpointStore store(dir.path() / ("store" + std::to_string(round++)));
+    const fs::path path = store.save(trainee.aggregate(), 1).path;
+    store.save(glu.aggregate(), 2);
+    write_bytes(path, bytes);
+
+    Trainee fresh = make("MLP", 64, 256, 10);
+    const auto before = tensors_of(*fresh.module());
+    const auto load_error = checkpoint_error([&] { store.load(fresh.aggregate()); });
+    EXPECT_EQ(load_error.path(), path.string());
+    EXPECT_TRUE(contains(load_error.what(), "not a readable checkpoint")) << load_error.what();
+    EXPECT_EQ(difference(before, tensors_of(*fresh.module())), "");
+    EXPECT_TRUE(fresh.optimizer->state().empty());
+
+    const auto inspect_error = checkpoint_error([&] { ts::CheckpointStore::inspect(path); });
+    EXPECT_EQ(inspect_error.path(), path.string()) << inspect_error.what();
+
+    const auto list_error = checkpoint_error([&] { store.list(); });
+    EXPECT_EQ(list_error.path(), path.string()) << list_error.what();
+    std::vector<std::string> damaged;
+    const auto listed = store.list(true, &damaged);
+    ASSERT_EQ(listed.size(), 1U);
+    EXPECT_EQ(listed[0].name, "GLU");
+    ASSERT_EQ(damaged.size(), 1U);
+    EXPECT_EQ(damaged[0], inspect_error.what());
+
+    EXPECT_EQ(read_bytes(path), bytes) << "the damaged file is left byte for byte";
+    EXPECT_EQ(entries(store.directory()).size(), 4U) << "nothing added or removed";
+  }
+}
+
+TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges) {
+  // The same identity whose tensors no longer fit (its code changed, say): LibTorch alone would
+  // replace the parameter by the stored one of another shape.
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee saved = make();
+  saved.train(1);
+  store.save(saved.aggregate(), 1);
+  Trainee changed = make();
+  {
+    torch::NoGradGuard no_grad;
+    changed.module()->named_parameters()["input_layer.weight"].set_(torch::zeros({32, 8}));
+  }
+  const auto before = tensors_of(*changed.module());
+  const std::string message = checkpoint_error([&] { store.load(changed.aggregate()); }).what();
+  EXPECT_TRUE(contains(
+      message, "model: input_layer.weight is Float[16, 8] in the checkpoint, Float[32, 8] in the module"))
+      << message;
+  EXPECT_EQ(difference(before, tensors_of(*changed.module())), "");
+  EXPECT_TRUE(changed.optimizer->state().empty());
+}
+
+TEST(CheckpointStoreDamage, AFailureMidwayPutsBackWhatWasAlreadyLoaded) {
+  // An optimizer over fewer parameters has the same identity (parameters are not part of it), so the
+  // metadata match; the model loads, then the optimizer's state does not fit: the model is put back.
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee saved = make();
+  saved.train(1);
+  store.save(saved.aggregate(), 1);
+  Trainee partial = make();
+  partial.optimizer = ts::create<torch::optim::Adam>(
+      std::vector<torch::Tensor>{partial.module()->parameters()[0]}, "lr"_a = 0.01);
+  partial.train(1);
+  ASSERT_EQ(ts::gethash(partial.optimizer), ts::gethash(saved.optimizer));
+  const auto before = tensors_of(*partial.module());
+  ASSERT_EQ(partial.optimizer->state().size(), 1U);
+  const auto* state_before = adam_state(*partial.optimizer, partial.module()->parameters()[0]);
+  const auto exp_avg_before = state_before->exp_avg().clone();
+
+  const std::string message = checkpoint_error([&] { store.load(partial.aggregate()); }).what();
+  EXPECT_TRUE(contains(message, "cannot restore the optimizer (nothing was changed)")) << message;
+  EXPECT_EQ(difference(before, tensors_of(*partial.module())), "") << "the model loaded first was put back";
+  ASSERT_EQ(partial.optimizer->state().size(), 1U);
+  const auto* state_after = adam_state(*partial.optimizer, partial.module()->parameters()[0]);
+  ASSERT_NE(state_after, nullptr);
+  EXPECT_TRUE(torch::equal(state_after->exp_avg(), exp_avg_before));
+  EXPECT_EQ(state_after->step(), 1);
+}
+
+// --- 5. Names --------------------------------------------------------------------------------------------
+
+TEST(CheckpointStoreNames, NamesThatAreNotPlainFileNamesAreRefused) {
+  const ts::CheckpointStore store("/tmp/store");
+  const std::vector<std::string> bad = {"../../x",
+                                        "a/b",
+                                        "",
+                                        std::string("a\0b", 3),
+                                        "..",
+                                        ".",
+                                        "é",
+                                        "a b",
+                                        "x\ny",
+                                        "a\\b",
+                                        std::string(300, 'a'),
+                                        std::string(201, 'a')};
+  for (const std::string& value : bad) {
+    SCOPED_TRACE(value);
+    const auto as_name = checkpoint_error([&] { store.path_for(value, "0123abcd"); });
+    EXPECT_TRUE(contains(as_name.what(), "name")) << as_name.what();
+    const auto as_hash = checkpoint_error([&] { store.path_for("MLP", value); });
+    EXPECT_TRUE(contains(as_hash.what(), "hash")) << as_hash.what();
+  }
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.path_for("../../x", "h"); }).what(), "\"../../x\""));
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.path_for("a/b", "h"); }).what(), "\"a/b\""));
+  EXPECT_TRUE(
+      contains(checkpoint_error([&] { store.path_for(std::string("a\0b", 3), "h"); }).what(), "\"a\\x00b\""));
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.path_for("é", "h"); }).what(), "\"\\xc3\\xa9\""));
+
+  EXPECT_EQ(store.path_for("MLP", "af51a51a38f7ad81f9523360fafe7068"),
+            fs::path("/tmp/store/MLP-af51a51a38f7ad81f9523360fafe7068.pt"));
+  EXPECT_EQ(store.path_for("my_model-v1.2", "x..y"), fs::path("/tmp/store/my_model-v1.2-x..y.pt"));
+  EXPECT_NO_THROW(store.path_for(std::string(200, 'a'), "0123"));
+  EXPECT_EQ(checkpoint_error([&] { store.path_for(std::string(200, 'a'), std::string(60, 'b')); }).path(),
+            "/tmp/store")
+      << "a file name beyond 255 bytes";
+}
+
+TEST(CheckpointStoreNames, SavingAModelNamedOutsideTheStoreWritesNothing) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path() / "store");
+  Trainee trainee = make();
+  ts::setname(trainee.model, "../evil");
+  const auto error = checkpoint_error([&] { store.save(trainee.aggregate(), 1); });
+  EXPECT_TRUE(contains(error.what(), "\"../evil\"")) << error.what();
+  EXPECT_TRUE(entries(dir.path()).empty()) << "neither the store nor ../evil-<hash>.pt was created";
+
+  Trainee hashed = make();
+  ts::sethash(hashed.model, "../../x");
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.save(hashed.aggregate(), 1); }).what(), "hash"));
+  checkpoint_error([&] { store.load(hashed.aggregate()); });
+  EXPECT_TRUE(entries(dir.path()).empty());
+}
+
+TEST(CheckpointStoreNames, AMissingMemberOrANegativeEpochIsRefused) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  auto aggregate = trainee.aggregate();
+  aggregate.optimizer = nullptr;
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.save(aggregate, 1); }).what(), "no optimizer"));
+  aggregate = trainee.aggregate();
+  aggregate.criterion = nullptr;
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.save(aggregate, 1); }).what(), "no criterion"));
+  aggregate = trainee.aggregate();
+  aggregate.model = nullptr;
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.save(aggregate, 1); }).what(), "no model"));
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.save(trainee.aggregate(), -1); }).what(), "negative"));
+  EXPECT_TRUE(entries(dir.path()).empty());
+  // An object not created through the library has no identity.
+  aggregate = trainee.aggregate();
+  aggregate.model = std::make_shared<torch::nn::LinearImpl>(2, 2);
+  EXPECT_THROW(store.save(aggregate, 1), ts::NotAnEntityError);
+}
+
+// --- 6. Atomicity under SIGKILL ---------------------------------------------------------------------------
+
+/// Marks the model with `epoch`, so that a loaded checkpoint shows which save its tensors came from.
+void mark(const Trainee& trainee, std::int64_t epoch) {
+  torch::NoGradGuard no_grad;
+  trainee.module()->parameters()[0][0][0].fill_(static_cast<double>(epoch));
+}
+std::int64_t marker(const Trainee& trainee) {
+  return static_cast<std::int64_t>(trainee.module()->parameters()[0][0][0].item<double>());
+}
+
+TEST(CheckpointStoreAtomicity, AProcessKilledWhileSavingLeavesALoadableCheckpoint) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);  // the child of fork() must not need LibTorch's thread pool
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make("MLP", 784, 1024, 10);  // about 10 MB with Adam's state
+  trainee.train(1);
+  mark(trainee, 0);
+  store.save(trainee.aggregate(), 0);
+
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> delay(5, 200);
+  std::int64_t on_disk = 0;
+  int rounds_with_progress = 0;
+  for (int round = 0; round < 10; ++round) {
+    int channel[2];
+    ASSERT_EQ(::pipe(channel), 0);
+    const pid_t child = ::fork();
+    ASSERT_NE(child, -1);
+    if (child == 0) {
+      // The child saves epoch after epoch and reports each completed save; it never returns to gtest.
+      ::close(channel[0]);
+      for (std::int64_t epoch = on_disk + 1; epoch < on_disk + 100000; ++epoch) {
+        mark(trainee, epoch);
+        try {
+          store.save(trainee.aggregate(), epoch);
+        } catch (...) {
+          ::_exit(3);
+        }
+        if (::write(channel[1], &epoch, sizeof epoch) != sizeof epoch) ::_exit(4);
+      }
+      ::_exit(0);
+    }
+    ::close(channel[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay(random)));
+    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "the child ended by itself: " << status;
+    std::int64_t completed = on_disk;
+    for (std::int64_t reported; ::read(channel[0], &reported, sizeof reported) == sizeof reported;)
+      completed = reported;
+    ::close(channel[0]);
+
+    Trainee fresh = make("MLP", 784, 1024, 10);
+    const auto found = store.load(fresh.aggregate());
+    ASSERT_TRUE(found.has_value()) << "round " << round;
+    // The last completed save is never lost; the save in progress is either wholly there or not at all.
+    EXPECT_TRUE(found->epoch == completed || found->epoch == completed + 1)
+        << "round " << round << ": epoch " << found->epoch << " on disk, " << completed << " completed";
+    EXPECT_EQ(marker(fresh), found->epoch) << "the tensors are those of the save the metadata describe";
+    if (found->epoch > on_disk) ++rounds_with_progress;
+    on_disk = found->epoch;
+  }
+  EXPECT_GT(rounds_with_progress, 0) << "the child never completed a save: the test proved nothing";
+
+  // Temporary files of killed saves may remain; list() ignores them, as it ignores this one.
+  write_bytes(dir.path() / ".tmp-1-0000000000000000.pt", "partial");
+  const auto listed = store.list();
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].epoch, on_disk);
+  std::size_t temporaries = 0;
+  for (const auto& name : entries(dir.path())) temporaries += name.starts_with(".tmp-") ? 1 : 0;
+  std::cout << "[          ] " << on_disk << " epochs saved over 10 kills; " << temporaries - 1
+            << " temporary files left by the kills\n";
+  torch::set_num_threads(threads);
+}
+
+// --- 7. Listing ------------------------------------------------------------------------------------------
+
+TEST(CheckpointStoreList, ListsEveryCheckpointSortedAndSkipsOtherFiles) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  EXPECT_TRUE(ts::CheckpointStore(dir.path() / "missing").list().empty());
+  EXPECT_TRUE(store.list().empty());
+
+  Trainee mlp = make("MLP");
+  Trainee glu = make("GLU");
+  const auto start = fs::file_time_type::clock::now() - std::chrono::seconds(2);
+  store.save(mlp.aggregate(), 5);
+  store.save(glu.aggregate(), 2);
+  write_bytes(dir.path() / "notes.txt", "not a checkpoint");
+  write_bytes(dir.path() / "README.pt", "no identity in this name");
+  write_bytes(dir.path() / ".tmp-42-abc.pt", "a save in progress");
+  write_bytes(dir.path() / ".hidden-abc.pt", "hidden");
+  fs::create_directory(dir.path() / "Folder-abc.pt");
+
+  const auto listed = store.list();
+  ASSERT_EQ(listed.size(), 2U);
+  EXPECT_EQ(listed[0].name, "GLU");
+  EXPECT_EQ(listed[1].name, "MLP");
+  EXPECT_EQ(listed[0].hash, ts::gethash(glu.module()));
+  EXPECT_EQ(listed[1].hash, ts::gethash(mlp.module()));
+  EXPECT_EQ(listed[0].epoch, 2);
+  EXPECT_EQ(listed[1].epoch, 5);
+  for (const auto& info : listed) {
+    EXPECT_GT(info.size, 0U);
+    EXPECT_EQ(info.size, fs::file_size(info.path));
+    EXPECT_GE(info.modified, start);
+    EXPECT_LE(info.modified, fs::file_time_type::clock::now() + std::chrono::seconds(2));
+    EXPECT_EQ(info.path, store.path_for(info.name, info.hash));
+    EXPECT_EQ(info.metadata["model"]["name"], info.name);
+  }
+
+  write_bytes(dir.path() / "file", "x");
+  const auto error = checkpoint_error([&] { ts::CheckpointStore(dir.path() / "file").list(); });
+  EXPECT_TRUE(contains(error.what(), "not a directory")) << error.what();
+  EXPECT_TRUE(contains(
+      checkpoint_error([&] { ts::CheckpointStore(dir.path() / "file").save(mlp.aggregate(), 1); }).what(),
+      "cannot create the directory"));
+}
+
+// --- 8. The command line ---------------------------------------------------------------------------------
+
+class CheckpointStoreCli : public cli_runner::Cli {
+ protected:
+  void SetUp() override {
+    cli_runner::Cli::SetUp();
+    store_ = path("store");
+    const ts::CheckpointStore store(store_);
+    Trainee mlp = make("MLP");
+    Trainee glu = make("GLU", 4, 8, 2);
+    mlp_ = store.save(mlp.aggregate(), 3);
+    glu_ = store.save(glu.aggregate(), 1);
+  }
+
+  fs::path store_;
+  ts::CheckpointInfo mlp_;
+  ts::CheckpointInfo glu_;
+};
+
+TEST_F(CheckpointStoreCli, JsonDescribesEachCheckpoint) {
+  const auto result = run({"checkpoints", store_.string(), "--json"});
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+  const ts::Json listed = ts::parse_json(result.out);
+  ASSERT_TRUE(listed.is_array());
+  ASSERT_EQ(listed.size(), 2U);
+  const std::regex iso(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)");
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& info = i == 0 ? glu_ : mlp_;
+    const ts::Json& entry = listed[i];
+    EXPECT_EQ(entry["name"], info.name);
+    EXPECT_EQ(entry["hash"], info.hash);
+    EXPECT_EQ(entry["epoch"], info.epoch);
+    EXPECT_EQ(ts::dumps(entry["arguments"]), ts::dumps(info.metadata["model"]["arguments"]));
+    EXPECT_EQ(entry["optimizer"]["name"], "Adam");
+    EXPECT_EQ(entry["size"], fs::file_size(info.path));
+    EXPECT_EQ(entry["path"], info.path.string());
+    ASSERT_TRUE(entry["modified"].is_string());
+    EXPECT_TRUE(std::regex_match(entry["modified"].get<std::string>(), iso)) << entry["modified"];
+  }
+  EXPECT_EQ(listed[0]["arguments"]["input_size"], 4);
+}
+
+TEST_F(CheckpointStoreCli, PlainIsATableOneLineEach) {
+  const auto result = run({"checkpoints", store_.string()});
+  EXPECT_EQ(result.status, 0) << result.err;
+  const auto lines = cli_runner::split_lines(result.out);
+  ASSERT_EQ(lines.size(), 3U) << result.out;
+  EXPECT_TRUE(lines[0].starts_with("NAME ")) << lines[0];
+  EXPECT_TRUE(lines[1].starts_with("GLU   " + glu_.hash + "      1  ")) << lines[1];
+  EXPECT_TRUE(lines[2].starts_with("MLP   " + mlp_.hash + "      3  ")) << lines[2];
+  EXPECT_TRUE(lines[2].ends_with(ts::dumps(mlp_.metadata["model"]["arguments"]))) << lines[2];
+  EXPECT_TRUE(contains(lines[2], std::to_string(mlp_.size))) << lines[2];
+  EXPECT_TRUE(std::regex_search(lines[2], std::regex(R"(  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \{)")))
+      << lines[2];
+}
+
+TEST_F(CheckpointStoreCli, ADamagedFileIsReportedAfterTheGoodOnes) {
+  const fs::path broken = store_ / "Broken-0123.pt";
+  cli_runner::write_file(broken, "not an archive");
+  const auto plain = run({"checkpoints", store_.string()});
+  EXPECT_EQ(plain.status, 1);
+  EXPECT_EQ(cli_runner::split_lines(plain.out).size(), 3U) << plain.out;
+  EXPECT_TRUE(
+      plain.err.starts_with("torchsystem checkpoints: " + broken.string() + ": not a readable checkpoint"))
+      << plain.err;
+  const auto json = run({"checkpoints", "--json", store_.string()});
+  EXPECT_EQ(json.status, 1);
+  EXPECT_EQ(ts::parse_json(json.out).size(), 2U);
+  EXPECT_TRUE(contains(json.err, broken.string())) << json.err;
+}
+
+TEST_F(CheckpointStoreCli, BadDirectoriesAndBadUsage) {
+  const auto missing = run({"checkpoints", path("missing").string()});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_EQ(missing.err, "torchsystem checkpoints: " + path("missing").string() + ": no such directory\n");
+  cli_runner::write_file(path("file"), "x");
+  const auto file = run({"checkpoints", path("file").string()});
+  EXPECT_EQ(file.status, 1);
+  EXPECT_TRUE(contains(file.err, "not a directory")) << file.err;
+  fs::create_directory(path("empty"));
+  const auto empty = run({"checkpoints", path("empty").string()});
+  EXPECT_EQ(empty.status, 0);
+  EXPECT_EQ(empty.out, "no checkpoints in " + path("empty").string() + "\n");
+  EXPECT_EQ(run({"checkpoints", path("empty").string(), "--json"}).out, "[]\n");
+
+  EXPECT_EQ(run({"checkpoints"}).status, 2);
+  EXPECT_EQ(run({"checkpoints", "a", "b"}).status, 2);
+  const auto unknown = run({"checkpoints", store_.string(), "--yaml"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_TRUE(contains(unknown.err, "unknown option '--yaml'")) << unknown.err;
+  const auto help = run({"checkpoints", "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_TRUE(help.out.starts_with("usage: torchsystem checkpoints DIR [--json]")) << help.out;
+  EXPECT_TRUE(contains(run({"--help"}).out, "checkpoints")) << "the program lists the command";
+}
+
+}  // namespace checkpoint_store_test

@@ -1,0 +1,295 @@
+// The training job: configuration checks, the synthetic task, training that saves every epoch under the
+// model's identity and resumes exactly where it stopped.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <torch/utils.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "example_output.hpp"
+#include "temp_dir.hpp"
+#include "torch_test_support.hpp"
+
+#include "seed_models.hpp"
+#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/json_reader.hpp"
+#include "torchsystem/torch.hpp"
+#include "torchsystem/training_job.hpp"
+
+namespace training_job_test {
+
+namespace ts = torchsystem;
+
+const ts::Registry<torch::nn::Module>& models() {
+  static const auto* registry = [] {
+    auto* built = new ts::Registry<torch::nn::Module>("models");
+    seed::register_seed_models(*built);
+    built->include(ts::torch_catalog().modules);
+    return built;
+  }();
+  return *registry;
+}
+
+using test_files::TempDir;
+
+/// A small job: a 32-input MLP on 600 samples, fast enough for a unit test.
+ts::Json small_config(const std::filesystem::path& store, std::int64_t epochs, double dropout = 0.1) {
+  return ts::parse_json(R"({
+    "model": {"name": "MLP", "arguments": {"input_size": 32, "hidden_size": 16, "output_size": 4,
+                                             "dropout": )" +
+                        std::to_string(dropout) + R"(, "activation": "ReLU"}},
+    "criterion": {"name": "CrossEntropyLoss"},
+    "optimizer": {"name": "Adam", "arguments": {"lr": 0.01}},
+    "epochs": )" + std::to_string(epochs) +
+                        R"(, "batch_size": 32, "seed": 7, "store": ")" + store.string() + R"(",
+    "data": {"features": 32, "classes": 4, "train_samples": 600, "test_samples": 200, "separation": 0.5}})");
+}
+
+ts::TrainingReport run(const ts::Json& config, std::string* output = nullptr,
+                       const std::atomic<bool>* stop = nullptr) {
+  std::ostringstream out;
+  auto report = ts::train(ts::TrainingConfig::from_json(config), models(), out, stop);
+  if (output) *output = out.str();
+  return report;
+}
+
+TEST(TrainingConfig, ErrorsNameTheKey) {
+  const TempDir dir;
+  auto config = small_config(dir.path(), 1);
+  const auto fault = [&](const std::string& key, const ts::Json& value) {
+    auto changed = config;
+    changed[key] = value;
+    return torch_test::test_message([&] { ts::TrainingConfig::from_json(changed); });
+  };
+  EXPECT_EQ(fault("epochs", 0), "config.epochs: expected an int from 1 to 1000000, got 0");
+  EXPECT_EQ(fault("batch_size", "64"), "config.batch_size: expected an int from 1 to 1048576, got \"64\"");
+  EXPECT_EQ(fault("seed", -1), "config.seed: expected an int >= 0, got -1");
+  EXPECT_EQ(fault("store", ""),
+            "config.store: expected the store's directory as a non-empty string, got \"\"");
+  EXPECT_EQ(fault("model", "MLP"),
+            "config.model: expected an entity {\"name\": ..., \"arguments\": {...}}, got \"MLP\"");
+  EXPECT_EQ(fault("epoch", 3).substr(0, 26), "config.epoch: unknown key ");
+  auto missing = config;
+  missing.erase("optimizer");
+  EXPECT_EQ(torch_test::test_message([&] { ts::TrainingConfig::from_json(missing); }),
+            "config.optimizer: missing");
+  EXPECT_EQ(fault("data", ts::parse_json(R"({"classes": 0})")),
+            "config.data.classes: expected an int from 1 to 65536, got 0");
+}
+
+TEST(TrainingConfig, RelativeStoreIsTakenFromTheConfigurationsDirectory) {
+  auto config = small_config("weights", 1);
+  EXPECT_EQ(ts::TrainingConfig::from_json(config, "/configs").store,
+            std::filesystem::path("/configs/weights"));
+  EXPECT_EQ(ts::TrainingConfig::from_json(config).store, std::filesystem::path("weights"));
+}
+
+TEST(TrainingJob, EntityErrorsGiveThePathFromTheConfiguration) {
+  const TempDir dir;
+  auto config = small_config(dir.path(), 1);
+  config["model"]["arguments"]["hidden_size"] = "sixteen";
+  EXPECT_EQ(torch_test::test_message([&] { run(config); }),
+            "config.model -> MLP.hidden_size: expected int, got \"sixteen\"");
+  config = small_config(dir.path(), 1);
+  config["optimizer"]["name"] = "Adamm";
+  EXPECT_NE(torch_test::test_message([&] { run(config); }).find("config.optimizer: unknown name \"Adamm\""),
+            std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()))
+      << "nothing is saved for a configuration that does not build";
+}
+
+TEST(TrainingJob, AModelOrLossThatDoesNotFitTheTaskIsAConfigurationError) {
+  const TempDir dir;
+  auto config = small_config(dir.path(), 1);
+  config["model"]["arguments"]["input_size"] = 30;
+  EXPECT_EQ(torch_test::test_message([&] { run(config); }).substr(0, 62),
+            "config.model: cannot run on the task's inputs of shape [2, 32]");
+  config = small_config(dir.path(), 1);
+  config["model"]["arguments"]["output_size"] = 3;
+  EXPECT_EQ(
+      torch_test::test_message([&] { run(config); }),
+      "config.model: gives outputs of shape [2, 3] for 2 samples; the task needs [2, 4] (a score per class)");
+  config = small_config(dir.path(), 1);
+  config["criterion"] = ts::parse_json(R"({"name": "BCELoss"})");
+  EXPECT_EQ(torch_test::test_message([&] { run(config); }).substr(0, 74),
+            "config.criterion: cannot score the model's outputs against class indices: ");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(SyntheticData, SameSeedSameTensorsFreshSamplesEachEpoch) {
+  ts::SyntheticDataOptions options;
+  options.features = 16;
+  options.train_samples = 50;
+  options.test_samples = 10;
+  const ts::PrototypeTask a(options, 3);
+  const ts::PrototypeTask b(options, 3);
+  const ts::PrototypeTask c(options, 4);
+  EXPECT_TRUE(torch::equal(a.training_samples(1).inputs, b.training_samples(1).inputs));
+  EXPECT_TRUE(torch::equal(a.test_samples().targets, b.test_samples().targets));
+  EXPECT_FALSE(torch::equal(a.training_samples(1).inputs, a.training_samples(2).inputs));
+  EXPECT_FALSE(torch::equal(a.training_samples(1).inputs, c.training_samples(1).inputs));
+  EXPECT_EQ(a.training_samples(1).inputs.sizes(), (std::vector<std::int64_t>{50, 16}));
+  EXPECT_LT(a.training_samples(1).targets.max().item<std::int64_t>(), options.classes);
+  EXPECT_GE(a.training_samples(1).targets.min().item<std::int64_t>(), 0);
+}
+
+TEST(TrainingJob, SavesEveryEpochUnderTheModelsIdentityAndLearns) {
+  const TempDir dir;
+  std::string output;
+  const auto report = run(small_config(dir.path(), 3), &output);
+  ASSERT_EQ(report.history.size(), 3U);
+  EXPECT_EQ(report.resumed_from, 0);
+  EXPECT_FALSE(report.interrupted);
+  EXPECT_LT(report.history.back().loss, report.history.front().loss) << output;
+  EXPECT_GT(report.history.back().test_accuracy, 0.6) << output;
+  const auto listed = ts::CheckpointStore(dir.path()).list();
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].name + "-" + listed[0].hash, report.identity);
+  EXPECT_EQ(listed[0].epoch, 3);
+  EXPECT_EQ(report.identity.substr(0, 4), "MLP-");
+  EXPECT_NE(output.find("starting fresh"), std::string::npos) << output;
+  EXPECT_NE(output.find("epoch 3  loss "), std::string::npos) << output;
+  EXPECT_NE(output.find("  epoch 1: 25% ("), std::string::npos)
+      << "progress while the epoch runs: " << output;
+}
+
+TEST(TrainingJob, ResumingContinuesExactlyAsAnUninterruptedRun) {
+  const TempDir straight;
+  const TempDir resumed;
+  const auto four = run(small_config(straight.path(), 4));
+  run(small_config(resumed.path(), 2));
+  std::string output;
+  const auto continued = run(small_config(resumed.path(), 2), &output);
+  EXPECT_EQ(continued.resumed_from, 2);
+  EXPECT_NE(output.find("resuming from epoch 2"), std::string::npos) << output;
+  ASSERT_EQ(continued.history.size(), 4U);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(continued.history[i].epoch, four.history[i].epoch);
+    EXPECT_DOUBLE_EQ(continued.history[i].loss, four.history[i].loss) << "epoch " << i + 1;
+    EXPECT_DOUBLE_EQ(continued.history[i].test_accuracy, four.history[i].test_accuracy) << "epoch " << i + 1;
+  }
+}
+
+TEST(TrainingJob, AChangedModelHyperparameterIsANewIdentityAndStartsFresh) {
+  const TempDir dir;
+  const auto first = run(small_config(dir.path(), 1, 0.1));
+  const auto other = run(small_config(dir.path(), 1, 0.2));
+  EXPECT_NE(first.identity, other.identity);
+  EXPECT_EQ(other.resumed_from, 0);
+  EXPECT_EQ(ts::CheckpointStore(dir.path()).list().size(), 2U);
+}
+
+TEST(TrainingJob, AChangedOptimizerIsRefusedAndTheCheckpointKept) {
+  const TempDir dir;
+  const auto first = run(small_config(dir.path(), 1));
+  const auto before = ts::CheckpointStore(dir.path()).list().at(0);
+  auto config = small_config(dir.path(), 1);
+  config["optimizer"]["arguments"]["lr"] = 0.02;
+  const std::string message = torch_test::test_message([&] { run(config); });
+  EXPECT_NE(message.find("optimizer"), std::string::npos) << message;
+  const auto after = ts::CheckpointStore(dir.path()).list().at(0);
+  EXPECT_EQ(after.epoch, before.epoch);
+  EXPECT_EQ(after.metadata, before.metadata);
+}
+
+TEST(TrainingJob, StopLosesOnlyTheEpochInProgress) {
+  const TempDir dir;
+  run(small_config(dir.path(), 1));
+  const std::atomic<bool> stop{true};
+  std::string output;
+  const auto report = run(small_config(dir.path(), 3), &output, &stop);
+  EXPECT_TRUE(report.interrupted);
+  EXPECT_EQ(report.history.size(), 1U);
+  EXPECT_NE(output.find("interrupted during epoch 2"), std::string::npos) << output;
+  EXPECT_EQ(ts::CheckpointStore(dir.path()).list().at(0).epoch, 1);
+}
+
+}  // namespace training_job_test
+
+// ---------------------------------------------------------------------------------------------------
+// The `train` program, run as a process.
+
+namespace training_job_test {
+
+void write_config(const std::filesystem::path& path, const ts::Json& config) {
+  std::ofstream(path) << ts::dumps(config);
+}
+
+TEST(TrainProgram, TheExampleConfigurationIsTheSeedsIdentity) {
+  std::ifstream file(std::filesystem::path(TORCHSYSTEM_EXAMPLES) / "configs" / "seed.json");
+  std::ostringstream text;
+  text << file.rdbuf();
+  const auto config = ts::TrainingConfig::from_json(ts::parse_json(text.str()));
+  const auto model = models().create(config.model);
+  EXPECT_EQ(ts::getname(model) + "-" + ts::gethash(model), "MLP-af51a51a38f7ad81f9523360fafe7068");
+  EXPECT_EQ(config.optimizer, ts::parse_json(R"({"name": "Adam", "arguments": {"lr": 0.001}})"));
+  EXPECT_EQ(config.criterion, ts::parse_json(R"({"name": "CrossEntropyLoss"})"));
+}
+
+TEST(TrainProgram, RunTwiceResumesAndTheCliListsTheCheckpoint) {
+  const TempDir dir;
+  write_config(dir.path() / "job.json", small_config("weights", 2));
+  const std::string command = std::string(TORCHSYSTEM_TRAIN) + " " + (dir.path() / "job.json").string();
+  const auto first = example_output::run_command(command);
+  EXPECT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("starting fresh"), std::string::npos) << first.output;
+  const auto second = example_output::run_command(command);
+  EXPECT_EQ(second.status, 0) << second.output;
+  EXPECT_NE(second.output.find("resuming from epoch 2"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("epoch 4  loss"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("done: 4 epochs in all"), std::string::npos) << second.output;
+
+  const auto listed = example_output::run_command(std::string(TORCHSYSTEM_CLI) + " checkpoints " +
+                                                  (dir.path() / "weights").string() + " --json");
+  ASSERT_EQ(listed.status, 0) << listed.output;
+  const auto entries = ts::parse_json(listed.output);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0]["name"], "MLP");
+  EXPECT_EQ(entries[0]["epoch"], 4);
+}
+
+TEST(TrainProgram, InterruptLosesAtMostTheEpochInProgress) {
+  const TempDir dir;
+  auto config = small_config("weights", 100000);
+  write_config(dir.path() / "job.json", config);
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    const std::string log = (dir.path() / "log.txt").string();
+    freopen(log.c_str(), "w", stdout);
+    execl(TORCHSYSTEM_TRAIN, "train", (dir.path() / "job.json").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait for a saved epoch, then press Ctrl-C.
+  const ts::CheckpointStore store(dir.path() / "weights");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (store.list(true).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(store.list(true).empty()) << "no epoch was saved within a minute";
+  kill(child, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::ifstream log(dir.path() / "log.txt");
+  const std::string output((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const auto interrupted = output.find("interrupted during epoch ");
+  ASSERT_NE(interrupted, std::string::npos) << output;
+  const std::int64_t in_progress = std::stoll(output.substr(interrupted + 25));
+  const auto saved = store.list();
+  ASSERT_EQ(saved.size(), 1U);
+  EXPECT_EQ(saved[0].epoch, in_progress - 1) << "every finished epoch is saved, and only those";
+}
+
+}  // namespace training_job_test
