@@ -25,6 +25,7 @@
 #include <tuple>
 #include <utility>
 
+#include "error_text.hpp"
 #include "torchsystem/entity.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
@@ -33,6 +34,7 @@ namespace torchsystem {
 namespace {
 
 namespace fs = std::filesystem;
+using training_detail::message_of;
 
 constexpr std::string_view format_name = "torchsystem-checkpoint/1";
 constexpr std::size_t max_component_size = 200;
@@ -41,18 +43,6 @@ constexpr std::string_view temporary_prefix = ".tmp-";
 
 std::string errno_text(int error) {
   return std::generic_category().message(error);
-}
-
-/// The first line of an exception's message (LibTorch's messages carry a backtrace after it).
-std::string first_line(std::string_view text) {
-  const auto end = text.find('\n');
-  return std::string(end == std::string_view::npos ? text : text.substr(0, end));
-}
-
-std::string message_of(const std::exception& error) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error))
-    return first_line(torch_error->what_without_backtrace());
-  return first_line(error.what());
 }
 
 /// `value` in double quotes, printable ASCII as is and any other byte as \xNN, so that a name holding a

@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "error_text.hpp"
 #include "torchsystem/checkpoint_store.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
@@ -177,10 +178,6 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const PrototypeTask& task
   return record;
 }
 
-std::string first_line(std::string_view text) {
-  return std::string(text.substr(0, text.find('\n')));
-}
-
 /// Runs the model and the loss on two held-out samples, so that a model or loss that does not fit the
 /// task is a configuration error before anything is trained or saved, not a failure mid-epoch.
 void check_fits_task(Trainee& trainee, const PrototypeTask& task) {
@@ -195,7 +192,7 @@ void check_fits_task(Trainee& trainee, const PrototypeTask& task) {
   } catch (const std::exception& error) {
     throw ArgumentError("config.model", "cannot run on the task's inputs of shape [2, " +
                                             std::to_string(task.options().features) +
-                                            "]: " + first_line(error.what()));
+                                            "]: " + training_detail::message_of(error));
   }
   if (outputs.dim() != 2 || outputs.size(1) != task.options().classes) {
     std::ostringstream shape;
@@ -208,8 +205,24 @@ void check_fits_task(Trainee& trainee, const PrototypeTask& task) {
     trainee.criterion.forward(outputs, targets);
   } catch (const std::exception& error) {
     throw ArgumentError("config.criterion", "cannot score the model's outputs against class indices: " +
-                                                first_line(error.what()));
+                                                training_detail::message_of(error));
   }
+}
+
+/// The loss curve a checkpoint holds (none when another program saved it without one). The checkpoint
+/// passed the store's checks, but its "extra" is free-form: a malformed curve names the file.
+std::vector<EpochRecord> saved_history(const CheckpointInfo& found) {
+  const Json& extra = found.metadata.at("extra");
+  if (!extra.is_object() || !extra.contains("history")) return {};
+  std::vector<EpochRecord> history;
+  try {
+    for (const Json& record : extra.at("history")) history.push_back(EpochRecord::from_json(record));
+  } catch (const Json::exception& error) {
+    throw CheckpointError(
+        found.path.string(),
+        std::string("its \"extra.history\" is not a list of epoch records: ") + error.what());
+  }
+  return history;
 }
 
 Json history_json(const std::vector<EpochRecord>& history) {
@@ -287,10 +300,7 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
       << dumps(getarguments(aggregate.optimizer)) << "\n";
   if (const auto found = store.load(aggregate)) {
     report.resumed_from = found->epoch;
-    const Json& extra = found->metadata.at("extra");
-    if (extra.contains("history")) {
-      for (const Json& record : extra["history"]) report.history.push_back(EpochRecord::from_json(record));
-    }
+    report.history = saved_history(*found);
     out << "resuming from epoch " << found->epoch << " (" << found->path.string() << ")\n";
   } else {
     out << "no checkpoint of this identity in " << config.store.string() << ": starting fresh\n";

@@ -202,6 +202,26 @@ TEST(TrainingJob, AChangedOptimizerIsRefusedAndTheCheckpointKept) {
   EXPECT_EQ(after.metadata, before.metadata);
 }
 
+TEST(TrainingJob, AMalformedLossCurveInTheCheckpointNamesTheFile) {
+  const TempDir dir;
+  const auto config = small_config(dir.path(), 1);
+  const auto first = run(config);
+  // The same identity, saved by other code with a history that is not a list of epoch records.
+  const auto model = models().create_as<torch::nn::AnyModule>(config["model"]).ptr();
+  const auto criterion =
+      ts::torch_catalog().losses.create_as<torch::nn::AnyModule>(config["criterion"]).ptr();
+  const auto optimizer = ts::torch_catalog().optimizers.create(config["optimizer"], model->parameters());
+  ts::CheckpointStore(dir.path()).save({model, criterion, optimizer}, 1, {{"history", {{{"epoch", 1}}}}});
+  try {
+    run(config);
+    FAIL() << "a malformed history was accepted";
+  } catch (const ts::CheckpointError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find(first.checkpoint.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("extra.history"), std::string::npos) << message;
+  }
+}
+
 TEST(TrainingJob, StopLosesOnlyTheEpochInProgress) {
   const TempDir dir;
   run(small_config(dir.path(), 1));
