@@ -25,10 +25,10 @@
 #include <tuple>
 #include <utility>
 
-#include "error_text.hpp"
 #include "torchsystem/entity.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
+#include "training_support.hpp"
 
 namespace torchsystem {
 namespace {
@@ -439,6 +439,23 @@ void check_shapes(torch::nn::Module& module, torch::serialize::InputArchive& arc
   }
 }
 
+template <class Handle>
+Json metadata_of(const Handle& entity) {
+  Json metadata = Json::object();
+  metadata["name"] = getname(entity);
+  metadata["hash"] = gethash(entity);
+  metadata["arguments"] = getarguments(entity);
+  return metadata;
+}
+
+/// Refuses an aggregate without one of its members before anything is read or written.
+void require_member(const void* member, const fs::path& where, std::string_view verb, std::string_view name) {
+  if (member == nullptr) {
+    throw CheckpointError(where.string(),
+                          "cannot " + std::string(verb) + ": the aggregate has no " + std::string(name));
+  }
+}
+
 /// What a load can change, kept to be put back if it fails midway.
 class Snapshot {
  public:
@@ -480,19 +497,11 @@ class Snapshot {
 // -------------------------------------------------------------------------------------------------------------
 
 Json entity_metadata(const std::shared_ptr<torch::nn::Module>& module) {
-  Json metadata = Json::object();
-  metadata["name"] = getname(module);
-  metadata["hash"] = gethash(module);
-  metadata["arguments"] = getarguments(module);
-  return metadata;
+  return metadata_of(module);
 }
 
 Json entity_metadata(const std::shared_ptr<torch::optim::Optimizer>& optimizer) {
-  Json metadata = Json::object();
-  metadata["name"] = getname(optimizer);
-  metadata["hash"] = gethash(optimizer);
-  metadata["arguments"] = getarguments(optimizer);
-  return metadata;
+  return metadata_of(optimizer);
 }
 
 CheckpointStore::CheckpointStore(std::filesystem::path directory) : directory_(std::move(directory)) {}
@@ -515,16 +524,14 @@ std::filesystem::path CheckpointStore::path_for(std::string_view name, std::stri
 
 CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::int64_t epoch,
                                      const Json& extra) const {
-  if (!aggregate.model) throw CheckpointError(directory_.string(), "cannot save: the aggregate has no model");
+  require_member(aggregate.model.get(), directory_, "save", "model");
   Json metadata = Json::object();
   metadata["format"] = std::string(format_name);
   metadata["model"] = entity_metadata(aggregate.model);
   const fs::path path =
       path_for(metadata["model"]["name"].get<std::string>(), metadata["model"]["hash"].get<std::string>());
-  if (!aggregate.criterion)
-    throw CheckpointError(path.string(), "cannot save: the aggregate has no criterion");
-  if (!aggregate.optimizer)
-    throw CheckpointError(path.string(), "cannot save: the aggregate has no optimizer");
+  require_member(aggregate.criterion.get(), path, "save", "criterion");
+  require_member(aggregate.optimizer.get(), path, "save", "optimizer");
   if (epoch < 0)
     throw CheckpointError(path.string(), "cannot save: the epoch " + std::to_string(epoch) + " is negative");
   metadata["criterion"] = entity_metadata(aggregate.criterion);
@@ -586,15 +593,12 @@ CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::in
 }
 
 std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& aggregate) const {
-  if (!aggregate.model) throw CheckpointError(directory_.string(), "cannot load: the aggregate has no model");
-  const Json asked[] = {entity_metadata(aggregate.model),
-                        aggregate.criterion ? entity_metadata(aggregate.criterion) : Json(),
-                        aggregate.optimizer ? entity_metadata(aggregate.optimizer) : Json()};
-  const fs::path path = path_for(asked[0]["name"].get<std::string>(), asked[0]["hash"].get<std::string>());
-  if (!aggregate.criterion)
-    throw CheckpointError(path.string(), "cannot load: the aggregate has no criterion");
-  if (!aggregate.optimizer)
-    throw CheckpointError(path.string(), "cannot load: the aggregate has no optimizer");
+  require_member(aggregate.model.get(), directory_, "load", "model");
+  const Json model = entity_metadata(aggregate.model);
+  const fs::path path = path_for(model["name"].get<std::string>(), model["hash"].get<std::string>());
+  require_member(aggregate.criterion.get(), path, "load", "criterion");
+  require_member(aggregate.optimizer.get(), path, "load", "optimizer");
+  const Json asked[] = {model, entity_metadata(aggregate.criterion), entity_metadata(aggregate.optimizer)};
 
   auto opened = open_checkpoint(path, true);
   if (!opened) return std::nullopt;

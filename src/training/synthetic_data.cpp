@@ -10,20 +10,11 @@
 
 #include "torchsystem/error.hpp"
 #include "torchsystem/value_traits.hpp"
+#include "training_support.hpp"
 
 namespace torchsystem {
 
-namespace {
-
-std::int64_t positive_int(const Json& json, const std::string& path, std::int64_t limit) {
-  if (!json.is_number_integer() || json.get<std::int64_t>() < 1 || json.get<std::int64_t>() > limit) {
-    throw ArgumentError(
-        path, "expected an int from 1 to " + std::to_string(limit) + ", got " + describe_json(json));
-  }
-  return json.get<std::int64_t>();
-}
-
-}  // namespace
+using training_detail::positive_int;
 
 SyntheticDataOptions SyntheticDataOptions::from_json(const Json& json, const std::string& where) {
   if (!json.is_object()) throw ArgumentError(where, "expected an object, got " + describe_json(json));

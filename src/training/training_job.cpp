@@ -13,13 +13,13 @@
 #include <string>
 #include <utility>
 
-#include "error_text.hpp"
 #include "torchsystem/checkpoint_store.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/value_traits.hpp"
+#include "training_support.hpp"
 
 namespace torchsystem {
 
@@ -38,14 +38,6 @@ const Json& require(const Json& config, const char* key) {
   const auto found = config.find(key);
   if (found == config.end()) throw ArgumentError(std::string("config.") + key, "missing");
   return *found;
-}
-
-std::int64_t positive(const Json& value, const std::string& path, std::int64_t limit) {
-  if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > limit) {
-    throw ArgumentError(
-        path, "expected an int from 1 to " + std::to_string(limit) + ", got " + describe_json(value));
-  }
-  return value.get<std::int64_t>();
 }
 
 const Json& entity_config(const Json& config, const char* key) {
@@ -245,8 +237,9 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
   result.model = entity_config(config, "model");
   result.criterion = entity_config(config, "criterion");
   result.optimizer = entity_config(config, "optimizer");
-  result.epochs = positive(require(config, "epochs"), "config.epochs", 1'000'000);
-  result.batch_size = positive(require(config, "batch_size"), "config.batch_size", 1 << 20);
+  result.epochs = training_detail::positive_int(require(config, "epochs"), "config.epochs", 1'000'000);
+  result.batch_size =
+      training_detail::positive_int(require(config, "batch_size"), "config.batch_size", 1 << 20);
   const Json& seed = require(config, "seed");
   if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<std::int64_t>() >= 0)) {
     throw ArgumentError("config.seed", "expected an int >= 0, got " + describe_json(seed));
