@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sanitizer runs (docs/reliability.md). Each run installs missing Debian packages, configures its own
+# build directory with TORCHSYSTEM_SANITIZE, builds what it needs and runs the tests through CTest:
+#
+#   bash scripts/sanitize.sh             # asan, then tsan
+#   bash scripts/sanitize.sh asan        # AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer):
+#                                        #   the whole suite (core, torch, training) in build-asan/
+#   bash scripts/sanitize.sh core-asan   # the same, the core's tests only (what scripts/test.sh adds in CI)
+#   bash scripts/sanitize.sh tsan        # ThreadSanitizer: the core's tests, which hold every test that
+#                                        #   uses threads (Threads.*, Stress.*, the digest test), in build-tsan/
+#
+# Extra arguments after the mode go to ctest (e.g. `-R Stress`). Any sanitizer report fails the test it
+# happens in: UBSan does not recover, ASan, LSan and TSan exit non-zero. TORCHSYSTEM_SANITIZE_BUILD_TYPE
+# changes the build type (default RelWithDebInfo: optimized as in use, with line numbers in reports).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+suppressions="$root/scripts/sanitizers"
+
+run_mode() {
+  local mode="$1"
+  shift
+  local sanitize directory targets labels
+  case "$mode" in
+    asan) sanitize=address,undefined directory=build-asan targets="" labels="" ;;
+    core-asan) sanitize=address,undefined directory=build-asan targets="core_tests" labels="core" ;;
+    tsan) sanitize=thread directory=build-tsan targets="core_tests" labels="core" ;;
+    *)
+      echo "sanitize: unknown mode '$mode' (asan, core-asan, tsan)" >&2
+      return 2
+      ;;
+  esac
+  echo "sanitize: $mode (-fsanitize=$sanitize) in $directory"
+  (
+    # setup.sh sets `build` and installs the sanitizer runtimes GCC links against if they are missing.
+    TORCHSYSTEM_BUILD_DIR="$root/$directory" \
+      TORCHSYSTEM_BUILD_TYPE="${TORCHSYSTEM_SANITIZE_BUILD_TYPE:-RelWithDebInfo}" \
+      TORCHSYSTEM_TARGETS="$targets" \
+      TORCHSYSTEM_EXTRA_PACKAGES="libasan8 libubsan1 libtsan2" \
+      TORCHSYSTEM_CMAKE_ARGS="-DTORCHSYSTEM_SANITIZE=$sanitize -DTORCHSYSTEM_BUILD_BENCHMARKS=OFF" \
+      source "$root/scripts/setup.sh"
+    export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1"
+    export LSAN_OPTIONS="suppressions=$suppressions/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$suppressions/tsan.supp"
+    label_arguments=()
+    [[ -z "$labels" ]] || label_arguments=(-L "$labels")
+    ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)" "${label_arguments[@]}" "$@"
+  )
+}
+
+if (($# == 0)); then
+  run_mode asan
+  run_mode tsan
+else
+  mode="$1"
+  shift
+  run_mode "$mode" "$@"
+fi
