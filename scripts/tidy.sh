@@ -2,10 +2,15 @@
 # Static analysis: clang-tidy 14 with the checked-in .clang-tidy over the project's translation units.
 # Any warning fails (WarningsAsErrors: '*'), so the exit status is non-zero on any finding.
 #
-#   bash scripts/tidy.sh         # every unit: src/, tools/, examples/, tests/, benchmarks/
-#   bash scripts/tidy.sh core    # the units that do not include LibTorch (the core, the `torchsystem`
-#                                # program, the core examples, tests and benchmark): what CI runs
+#   bash scripts/tidy.sh         # the units that do not include LibTorch (the core, the `torchsystem`
+#   bash scripts/tidy.sh core    #   program, the core examples, tests and benchmark): what CI runs
+#   bash scripts/tidy.sh all     # every unit: src/, tools/, examples/, tests/, benchmarks/
 #   bash scripts/tidy.sh FILE... # the given units
+#
+# `all` fails today on every unit that includes LibTorch: clang 14 cannot compile LibTorch 1.13's
+# headers as C++20 with libstdc++ 12 (`static_assert ... is_destructible<c10::IValue>`), so clang-tidy
+# stops at that error before any check runs. Those units are covered by GCC's warnings (errors in CI)
+# and the sanitizer runs instead; docs/reliability.md has the details.
 #
 # It reads compile_commands.json from TORCHSYSTEM_TIDY_BUILD_DIR (default build-tidy/), configuring that
 # directory when it has none (configure only: clang-tidy needs the commands, not the objects). Units run
@@ -42,7 +47,7 @@ all_units() {
   cd "$root" && ls src/*/*.cpp tools/*/*.cpp examples/*.cpp tests/*/*.cpp benchmarks/*.cpp
 }
 
-case "${1:-all}" in
+case "${1:-core}" in
   all) mapfile -t units < <(all_units) ;;
   core) mapfile -t units < <(core_units) ;;
   *) units=("$@") ;;
