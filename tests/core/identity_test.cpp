@@ -357,6 +357,7 @@ TEST(Md5Hex, GivesTheSameAnswerOnEveryThread) {
   // Each thread reuses its own digest context; interleaved use must not mix states.
   std::vector<std::string> results(8);
   std::vector<std::thread> threads;
+  threads.reserve(results.size());
   for (auto& result : results) {
     threads.emplace_back([&result] {
       std::string last;

@@ -89,7 +89,7 @@ TEST(ParseJson, ReadsManyKeysInLinearTime) {
   std::string text = "{";
   for (int i = 0; i < 100000; ++i)
     text += (i ? R"(, ")" : R"(")") + std::to_string(i) + R"(": )" + std::to_string(i);
-  text += ", \"99999\": \"last\"}";
+  text += R"(, "99999": "last"})";
   const Json value = parse_json(text);
   ASSERT_EQ(value.size(), 100000U);
   EXPECT_EQ(value["99999"], "last");
