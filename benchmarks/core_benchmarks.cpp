@@ -105,6 +105,7 @@ BENCHMARK(gethash_of_seed_mlp);
 
 std::vector<std::string> lookup_names() {
   std::vector<std::string> names;
+  names.reserve(10'000);
   for (int i = 0; i < 10'000; ++i) names.push_back("Model" + std::to_string(i * 7919 % 10'007));
   return names;
 }

@@ -87,7 +87,7 @@ int main() {
   show("Perceptron(input_size=10, output_size=1)", ts::gethash(perceptron), ts::getarguments(perceptron));
 
   const auto nested = ts::create<nested::Model>(ts::create<Module>(1, 2.0, "3", "4"));
-  show("Model(Module(1, 2.0, \"3\", \"4\"))", ts::gethash(nested), ts::getarguments(nested));
+  show(R"(Model(Module(1, 2.0, "3", "4")))", ts::gethash(nested), ts::getarguments(nested));
 
   const auto dummy = ts::create<nested::Model>(ts::create<Dummy>());
   show("Model(Dummy())", ts::gethash(dummy), ts::getarguments(dummy));

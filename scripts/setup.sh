@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs (only those missing), then configures and builds.
 # Sourced by scripts/main.sh and scripts/test.sh so each quick-start command is complete on its own.
+# Environment: TORCHSYSTEM_BUILD_DIR (default build/), TORCHSYSTEM_BUILD_TYPE (default Release),
+# TORCHSYSTEM_TARGETS (default all), TORCHSYSTEM_CMAKE_ARGS (extra configure arguments, split on spaces),
+# TORCHSYSTEM_EXTRA_PACKAGES (more Debian packages to install, such as the sanitizer runtimes).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${TORCHSYSTEM_BUILD_DIR:-$root/build}"
-packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libzip-dev)
+packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libzip-dev ${TORCHSYSTEM_EXTRA_PACKAGES:-})
 
 missing=()
 for package in "${packages[@]}"; do
@@ -20,7 +23,9 @@ if ((${#missing[@]})); then
   "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="${TORCHSYSTEM_BUILD_TYPE:-Release}" >/dev/null
+# shellcheck disable=SC2206 # split on spaces on purpose: one configure argument a word
+cmake_arguments=(${TORCHSYSTEM_CMAKE_ARGS:-})
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="${TORCHSYSTEM_BUILD_TYPE:-Release}" "${cmake_arguments[@]}" >/dev/null
 targets=()
 for target in ${TORCHSYSTEM_TARGETS:-}; do targets+=(--target "$target"); done
 cmake --build "$build" --parallel "$(nproc)" "${targets[@]}"

@@ -494,7 +494,11 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
   };
   const auto take_all = [&]<std::size_t... J>(std::index_sequence<J...>) {
     [[maybe_unused]] auto items = std::forward_as_tuple(std::forward<S>(specs)...);
-    (take(std::integral_constant<std::size_t, J>{}, std::get<J>(std::move(items))), ...);
+    // Each element forwarded as it was passed (forwarding the whole tuple once per element reads as
+    // use after move to clang-tidy, though each get takes a different element).
+    (take(std::integral_constant<std::size_t, J>{},
+          std::forward<std::tuple_element_t<J, decltype(items)>>(std::get<J>(items))),
+     ...);
   };
   take_all(std::index_sequence_for<S...>{});
   return std::make_unique<ClassType>(std::move(definition), std::move(defaults), std::move(function));

@@ -173,7 +173,7 @@ class Registry : public RegistryBase {
     Upcast upcast = [](const Object& object) -> std::shared_ptr<void> {
       return std::static_pointer_cast<Base>(object.as<element_type>());
     };
-    insert(key.empty() ? cls.name() : std::move(key), cls, upcast);
+    insert(key.empty() ? std::string(cls.name()) : std::move(key), cls, upcast);
     return cls;
   }
 

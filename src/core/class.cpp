@@ -321,7 +321,7 @@ Object ClassInfo::resolve_entity(CallArgument& argument, const Resolver* resolve
   if (argument.json() && argument.json()->is_null()) return {};  // None
   const auto form_error = [&] {
     return ArgumentError("", "expected " + std::string(expected) +
-                                 " (a registered name or {\"name\": ..., \"arguments\": {...}}), got " +
+                                 R"( (a registered name or {"name": ..., "arguments": {...}}), got )" +
                                  describe_argument(argument));
   };
   if (!argument.json()) throw form_error();

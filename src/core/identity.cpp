@@ -286,7 +286,7 @@ void append_float(std::string& out, double value) {
     out.append(static_cast<std::size_t>(exponent + 1 - count), '0');
     out.append(".0", 2);
   } else {
-    out.append(digits, static_cast<std::size_t>(exponent + 1));
+    out.append(digits, static_cast<std::size_t>(exponent) + 1);
     out.push_back('.');
     out.append(digits + exponent + 1, static_cast<std::size_t>(count - exponent - 1));
   }

@@ -186,7 +186,7 @@ class DomBuilder {
     if (lexeme.find_first_of(".eE") == std::string::npos) {
       // The lexer has read one byte past the number (or stopped at the end), so the literal starts at
       // the last occurrence of it that begins no later than that byte.
-      const std::size_t read = static_cast<std::size_t>(state_.last_read - text_.data());
+      const auto read = static_cast<std::size_t>(state_.last_read - text_.data());
       const std::size_t start = text_.rfind(lexeme, read);
       return fail(start == std::string_view::npos ? read : start,
                   "integer " + shorten(lexeme, 40) + " is outside the 64-bit range (" +

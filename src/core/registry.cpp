@@ -178,12 +178,11 @@ RegistryBase::Built RegistryBase::build(std::string_view name, const Json& argum
 RegistryBase::Built RegistryBase::build(const Json& config, CallArguments code) const {
   const auto fail = [](const std::string& reason) { throw ArgumentError("config", reason); };
   if (!config.is_object()) {
-    fail("expected an object {\"name\": ..., \"arguments\": {...}}, got " + describe_json(config));
+    fail(R"(expected an object {"name": ..., "arguments": {...}}, got )" + describe_json(config));
   }
   for (auto item = config.begin(); item != config.end(); ++item) {
     if (item.key() != "name" && item.key() != "arguments" && item.key() != "hash") {
-      fail("unexpected key \"" + item.key() +
-           "\" (a configuration has \"name\", \"arguments\" and \"hash\")");
+      fail("unexpected key \"" + item.key() + R"(" (a configuration has "name", "arguments" and "hash"))");
     }
   }
   if (!config.contains("name") || !config["name"].is_string()) {

@@ -696,7 +696,10 @@ TEST(ConfigErrors, DeepNestingFromJsonText) {
   SKIP_UNDER_TSAN();
   Modules modules;
   std::string text = "\"ReLU\"";
-  for (int i = 0; i < 450; ++i) text = R"({"name": "Chain", "arguments": {"inner": )" + text + "}}";
+  for (int i = 0; i < 450; ++i) {
+    text.insert(0, R"({"name": "Chain", "arguments": {"inner": )");
+    text += "}}";
+  }
   const Json config = ts::parse_json(text);
   const auto error = argument_error(modules, config);
   EXPECT_TRUE(contains(error.reason(), "nested deeper than 200")) << error.reason();

@@ -87,8 +87,8 @@ TEST(Factory, ADifferentFactoryIsADifferentDefinition) {
 
 TEST(Factory, TupleResultIsSpreadOverTheConstructor) {
   ts::register_class<Pair(int, std::string)>(
-      ts::factory([](int count, std::string text) { return std::tuple(text + "!", count * 2); }), "count",
-      "text");
+      ts::factory([](int count, const std::string& text) { return std::tuple(text + "!", count * 2); }),
+      "count", "text");
   const auto pair = ts::create<Pair>(21, "hi");
   EXPECT_EQ(pair->left, "hi!");
   EXPECT_EQ(pair->right, 42);

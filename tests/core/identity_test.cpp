@@ -87,11 +87,11 @@ void restore_nonfinite(Json& value) {
 // Checks one vector line; returns an empty string when it matches Python, else what differs.
 std::string check_vector(const std::string& text) {
   const Json line = parse_json(text);
-  const std::string& name = line.at("name").get_ref<const std::string&>();
+  const auto& name = line.at("name").get_ref<const std::string&>();
   Json arguments = line.at("arguments");
   if (line.value("nonfinite_markers", false)) restore_nonfinite(arguments);
-  const std::string& expected_dumps = line.at("dumps").get_ref<const std::string&>();
-  const std::string& expected_hash = line.at("hash").get_ref<const std::string&>();
+  const auto& expected_dumps = line.at("dumps").get_ref<const std::string&>();
+  const auto& expected_hash = line.at("hash").get_ref<const std::string&>();
   std::string problems;
   const std::string rendered = dumps(arguments);
   if (rendered != expected_dumps) {
@@ -328,7 +328,9 @@ TEST(RequireUtf8, RefusesMalformedTextWithOffsetAndReason) {
   };
   for (const auto& [text, expected] : cases) {
     EXPECT_THROW(require_utf8(text, "name"), IdentityError);
-    EXPECT_TRUE(contains(message_of([&] { require_utf8(text, "name"); }), expected));
+    // A named copy for the lambda: clang 14 cannot capture structured bindings (C++20 allows it).
+    const std::string_view input = text;
+    EXPECT_TRUE(contains(message_of([&] { require_utf8(input, "name"); }), expected));
   }
 }
 
@@ -355,11 +357,12 @@ TEST(Md5Hex, GivesTheSameAnswerOnEveryThread) {
   // Each thread reuses its own digest context; interleaved use must not mix states.
   std::vector<std::string> results(8);
   std::vector<std::thread> threads;
-  for (std::size_t t = 0; t < results.size(); ++t) {
-    threads.emplace_back([&results, t] {
+  threads.reserve(results.size());
+  for (auto& result : results) {
+    threads.emplace_back([&result] {
       std::string last;
       for (int i = 0; i < 2000; ++i) last = md5_hex(i % 2 == 0 ? "abc" : "message digest");
-      results[t] = md5_hex("abc") + last;
+      result = md5_hex("abc") + last;
     });
   }
   for (auto& thread : threads) thread.join();

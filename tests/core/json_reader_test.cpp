@@ -88,8 +88,8 @@ TEST(ParseJson, ReadsManyKeysInLinearTime) {
   // 100,000 distinct keys would take minutes with a linear key lookup per insertion.
   std::string text = "{";
   for (int i = 0; i < 100000; ++i)
-    text += (i ? ", \"" : "\"") + std::to_string(i) + "\": " + std::to_string(i);
-  text += ", \"99999\": \"last\"}";
+    text += (i ? R"(, ")" : R"(")") + std::to_string(i) + R"(": )" + std::to_string(i);
+  text += R"(, "99999": "last"})";
   const Json value = parse_json(text);
   ASSERT_EQ(value.size(), 100000U);
   EXPECT_EQ(value["99999"], "last");

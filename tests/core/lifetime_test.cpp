@@ -86,6 +86,7 @@ using namespace lifetime_test;
 TEST(Lifetime, CopiesShareOneRecord) {
   Modules modules;
   const auto cell = ts::create<Cell>(1);
+  // NOLINTNEXTLINE(performance-unnecessary-copy-initialization): the copy is what is under test
   const std::shared_ptr<Cell> copy = cell;
   const std::shared_ptr<Module> as_base = cell;
   const std::weak_ptr<Cell> weak = cell;
@@ -140,7 +141,8 @@ TEST(Lifetime, MillionObjectsLeaveNothingBehind) {
   }
   EXPECT_EQ(ts::live_entities(), start);
   const std::size_t heap_after = heap_in_use();
-  EXPECT_LE(heap_after, heap_before + 64 * 1024) << "heap grew from " << heap_before << " to " << heap_after;
+  EXPECT_LE(heap_after, heap_before + std::size_t{64} * 1024)
+      << "heap grew from " << heap_before << " to " << heap_after;
 }
 
 TEST(Lifetime, ObjectsCreatedThroughARegistryAreReleased) {
@@ -159,7 +161,7 @@ TEST(Lifetime, ObjectsCreatedThroughARegistryAreReleased) {
   const std::size_t heap_before = heap_in_use();
   for (int i = 0; i < 100000; ++i) round(i);
   EXPECT_EQ(ts::live_entities(), start);
-  EXPECT_LE(heap_in_use(), heap_before + 64 * 1024) << "heap grew from " << heap_before;
+  EXPECT_LE(heap_in_use(), heap_before + std::size_t{64} * 1024) << "heap grew from " << heap_before;
 }
 
 TEST(Lifetime, OuterKeepsNestedEntityAliveOnlyWhenItHoldsIt) {

@@ -141,14 +141,15 @@ TEST(Threads, RegisteringIntoOneRegistryAtOnce) {
 }
 
 TEST(Threads, DifferentClassesRegisteredWhileOthersRead) {
-  static const auto registrations = tagged_registrations(std::make_index_sequence<2 * thread_count>{});
+  static const auto registrations =
+      tagged_registrations(std::make_index_sequence<std::size_t{2} * thread_count>{});
   ts::Registry<Base> registry;
   register_worker();
   registry.add<Worker>();
   std::atomic<int> errors{0};
   run_together([&](int t) {
     try {
-      registrations[2 * t](registry);
+      registrations[std::size_t{2} * t](registry);
       for (int i = 0; i < iterations / 4; ++i) {
         // keys() grows while the others register; its first entry and its bound are fixed.
         const auto keys = registry.keys();
@@ -295,6 +296,7 @@ TEST(Threads, EntitiesHandedBetweenThreads) {
   const std::size_t live_before = ts::live_entities();
   // Each thread builds pairs around an activation made by another thread, and drops them in any order.
   std::vector<std::shared_ptr<Base>> acts;
+  acts.reserve(thread_count);
   for (int t = 0; t < thread_count; ++t) acts.push_back(registry.get("Act")());
   std::atomic<int> errors{0};
   run_together([&](int t) {

@@ -120,7 +120,7 @@ InputFile open_input(std::string_view path) {
 std::string read_all(const InputFile& input) {
   std::string text;
   char block[1 << 16];
-  for (std::size_t got; (got = std::fread(block, 1, sizeof block, input.stream)) > 0;)
+  for (std::size_t got = 0; (got = std::fread(block, 1, sizeof block, input.stream)) > 0;)
     text.append(block, got);
   if (std::ferror(input.stream)) {
     throw std::runtime_error("cannot read " + input.display + ": " + std::strerror(errno));

@@ -177,7 +177,7 @@ int hash_jsonl(std::string_view path) {
     const bool at_end = got < block;
 
     std::size_t start = 0;
-    for (std::size_t newline; (newline = buffer.find('\n', start)) != std::string::npos;
+    for (std::size_t newline = 0; (newline = buffer.find('\n', start)) != std::string::npos;
          start = newline + 1) {
       hasher.line(std::string_view(buffer).substr(start, newline - start));
     }

@@ -30,6 +30,7 @@ std::filesystem::path companion_program() {
   std::vector<std::string> owned{"torchsystem", std::string(command)};
   for (const auto argument : arguments) owned.emplace_back(argument);
   std::vector<char*> argv;
+  argv.reserve(owned.size() + 1);
   for (auto& argument : owned) argv.push_back(argument.data());
   argv.push_back(nullptr);
   std::fflush(stdout);
