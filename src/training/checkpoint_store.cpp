@@ -43,16 +43,23 @@ std::string errno_text(int error) {
   return std::generic_category().message(error);
 }
 
-/// The first line of an exception's message (LibTorch's messages carry a backtrace after it).
+/// The first non-blank line of an exception's message (LibTorch's messages carry a backtrace after it,
+/// and its TorchScript errors start with a line break), without a trailing ':' that introduced the
+/// lines left out.
 std::string first_line(std::string_view text) {
-  const auto end = text.find('\n');
-  return std::string(end == std::string_view::npos ? text : text.substr(0, end));
+  const auto start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return {};
+  text.remove_prefix(start);
+  text = text.substr(0, text.find('\n'));
+  while (!text.empty() && (text.back() == ':' || text.back() == ' ' || text.back() == '\r'))
+    text.remove_suffix(1);
+  return std::string(text);
 }
 
 std::string message_of(const std::exception& error) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error))
-    return first_line(torch_error->what_without_backtrace());
-  return first_line(error.what());
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  std::string line = first_line(torch_error ? torch_error->what_without_backtrace() : error.what());
+  return line.empty() ? std::string("LibTorch failed without a message") : line;
 }
 
 /// `value` in double quotes, printable ASCII as is and any other byte as \xNN, so that a name holding a

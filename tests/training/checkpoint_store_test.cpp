@@ -32,6 +32,7 @@
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
+#include "zip_crc.hpp"
 
 namespace checkpoint_store_test {
 
@@ -445,6 +446,44 @@ TEST(CheckpointStoreDamage, TruncatedCorruptedAndForeignFilesAreErrorsAndAreLeft
     EXPECT_EQ(read_bytes(path), bytes) << "the damaged file is left byte for byte";
     EXPECT_EQ(entries(store.directory()).size(), 4U) << "nothing added or removed";
   }
+}
+
+// Regression (found by fuzz/checkpoint_crc_fuzzer): LibTorch's TorchScript errors start with a line
+// break, and the store kept only the first line of a message, so a checkpoint whose code LibTorch
+// could not compile was refused with an empty reason: "...: not a readable checkpoint: ". The input is
+// fuzz/corpus/checkpoint_crc/torchscript-error-without-reason.pt.
+TEST(CheckpointStoreDamage, AnArchiveLibTorchCannotReadBehindValidCrcsIsRefusedWithAReason) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  std::string bytes = read_bytes(path);
+  // A byte of the archive's pickled object, whose type names start at its sixth byte; the CRCs are then
+  // made to match, so that the store's libzip check passes and LibTorch's reader meets the change.
+  const std::size_t name = bytes.find("data.pkl");
+  ASSERT_NE(name, std::string::npos);
+  const std::size_t header = bytes.rfind("PK\x03\x04", name);
+  ASSERT_NE(header, std::string::npos);
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(bytes[at])) |
+           static_cast<std::size_t>(static_cast<unsigned char>(bytes[at + 1])) << 8;
+  };
+  const std::size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  bytes[data + 5] = static_cast<char>(bytes[data + 5] ^ 1);
+  bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+  write_bytes(path, bytes);
+
+  Trainee fresh = make();
+  for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
+                            checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
+    const std::string what = error.what();
+    EXPECT_EQ(error.path(), path.string());
+    const std::string prefix = path.string() + ": not a readable checkpoint: ";
+    ASSERT_TRUE(what.starts_with(prefix)) << what;
+    EXPECT_GT(what.size(), prefix.size() + 5) << "a reason follows: " << what;
+    EXPECT_FALSE(what.ends_with(":")) << what;
+  }
+  EXPECT_EQ(read_bytes(path), bytes);
 }
 
 TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges) {
