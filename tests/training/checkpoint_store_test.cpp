@@ -486,6 +486,42 @@ TEST(CheckpointStoreDamage, AnArchiveLibTorchCannotReadBehindValidCrcsIsRefusedW
   EXPECT_EQ(read_bytes(path), bytes);
 }
 
+// Regression (found by fuzz/checkpoint_crc_fuzzer under LeakSanitizer): LibTorch 1.13's reader leaks its
+// zip state when it refuses an archive while opening it, here for a version record it cannot parse.
+// The store now checks the version record itself, before LibTorch sees the file. The input is
+// fuzz/corpus/checkpoint_crc/libtorch-leak-unparsable-version.pt.
+TEST(CheckpointStoreDamage, AnUnreadableVersionRecordIsRefusedBeforeLibTorchReadsTheArchive) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const std::string good = read_bytes(path);
+  const std::size_t name = good.find("/version");
+  ASSERT_NE(name, std::string::npos);
+  const std::size_t header = good.rfind("PK\x03\x04", name);
+  ASSERT_NE(header, std::string::npos);
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(good[at])) |
+           static_cast<std::size_t>(static_cast<unsigned char>(good[at + 1])) << 8;
+  };
+  const std::size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  ASSERT_EQ(good.substr(data, 2), "3\n");
+  for (const std::string& version : {std::string("\0\0", 2), std::string("x\n"), std::string("0\n"),
+                                     std::string("9\n").replace(0, 1, "\x7f")}) {
+    std::string bytes = good;
+    bytes.replace(data, 2, version);
+    bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+    write_bytes(path, bytes);
+    Trainee fresh = make();
+    const auto error = checkpoint_error([&] { store.load(fresh.aggregate()); });
+    EXPECT_EQ(error.path(), path.string());
+    EXPECT_TRUE(contains(error.what(), "its version record is")) << error.what();
+    EXPECT_EQ(read_bytes(path), bytes);
+  }
+  write_bytes(path, good);
+  EXPECT_TRUE(store.load(make().aggregate()).has_value()) << "the real version record passes";
+}
+
 TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges) {
   // The same identity whose tensors no longer fit (its code changed, say): LibTorch alone would
   // replace the parameter by the stored one of another shape.
