@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <caffe2/serialize/versions.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
@@ -16,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -260,6 +262,18 @@ void verify_zip(int fd, std::uint64_t size) {
   }
   const zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
   if (entries <= 0) throw Damaged("not a LibTorch archive (an empty zip file)");
+  // LibTorch 1.13's reader leaks its zip state (about 18 KB) when it refuses an archive while opening
+  // it: the records not in the first record's directory, or a missing, unreadable or unsupported
+  // `version` record. So those are checked here first, as strictly, and LibTorch never sees them.
+  const char* first = zip_get_name(archive.get(), 0, 0);
+  const std::string_view first_name = first ? first : "";
+  const auto slash = first_name.find('/');
+  if (slash == std::string_view::npos)
+    throw Damaged("not a LibTorch archive (its first record is not in a directory)");
+  const std::string version_records[] = {std::string(first_name.substr(0, slash + 1)) + ".data/version",
+                                         std::string(first_name.substr(0, slash + 1)) + "version"};
+  std::string version;
+  bool has_version = false;
   std::vector<char> buffer(1 << 20);
   for (zip_uint64_t index = 0; index < static_cast<zip_uint64_t>(entries); ++index) {
     const char* name = zip_get_name(archive.get(), index, 0);
@@ -268,12 +282,28 @@ void verify_zip(int fd, std::uint64_t size) {
     if (!file) {
       throw Damaged("record '" + record + "' is damaged (" + zip_strerror(archive.get()) + ")");
     }
+    // LibTorch reads `.data/version` when there is one, else `version`.
+    const bool is_version = record == version_records[0] || (record == version_records[1] && !has_version);
+    if (is_version) version.clear();
     // Reading to the end is what makes libzip compare the record's CRC-32.
     for (zip_int64_t got; (got = zip_fread(file.get(), buffer.data(), buffer.size())) != 0;) {
       if (got < 0)
         throw Damaged("record '" + record + "' is corrupted (" + zip_file_strerror(file.get()) + ")");
+      if (is_version && version.size() < 64) version.append(buffer.data(), static_cast<std::size_t>(got));
     }
+    has_version |= is_version;
   }
+  if (!has_version) throw Damaged("not a LibTorch archive (it has no version record)");
+  // LibTorch writes the version as decimal digits and a line break.
+  std::string_view digits = version;
+  if (digits.ends_with('\n')) digits.remove_suffix(1);
+  std::uint64_t number = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() ||
+      number < caffe2::serialize::kMinSupportedFileFormatVersion ||
+      number > caffe2::serialize::kMaxSupportedFileFormatVersion)
+    throw Damaged("not a LibTorch archive this LibTorch reads (its version record is " +
+                  quote_value(version.substr(0, 32)) + ")");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -18,16 +18,24 @@
 
 namespace torchsystem::training_detail {
 
-/// The first line of `text`.
+/// The first non-blank line of `text`, without a trailing ':' that introduced the lines left out.
+/// LibTorch's TorchScript errors start with a line break, so the plain first line would be empty.
 inline std::string first_line(std::string_view text) {
-  return std::string(text.substr(0, text.find('\n')));
+  const auto start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return {};
+  text.remove_prefix(start);
+  text = text.substr(0, text.find('\n'));
+  while (!text.empty() && (text.back() == ':' || text.back() == ' ' || text.back() == '\r'))
+    text.remove_suffix(1);
+  return std::string(text);
 }
 
-/// The first line of an exception's message, without LibTorch's backtrace.
+/// The first line of an exception's message, without LibTorch's backtrace; never empty, so that an
+/// error built from it always says something.
 inline std::string message_of(const std::exception& error) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error))
-    return first_line(torch_error->what_without_backtrace());
-  return first_line(error.what());
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  std::string line = first_line(torch_error ? torch_error->what_without_backtrace() : error.what());
+  return line.empty() ? std::string("LibTorch failed without a message") : line;
 }
 
 /// The int at `path` of a configuration, from 1 to `limit`.

@@ -32,6 +32,7 @@
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
+#include "zip_crc.hpp"
 
 namespace checkpoint_store_test {
 
@@ -445,6 +446,80 @@ TEST(CheckpointStoreDamage, TruncatedCorruptedAndForeignFilesAreErrorsAndAreLeft
     EXPECT_EQ(read_bytes(path), bytes) << "the damaged file is left byte for byte";
     EXPECT_EQ(entries(store.directory()).size(), 4U) << "nothing added or removed";
   }
+}
+
+// Regression (found by fuzz/checkpoint_crc_fuzzer): LibTorch's TorchScript errors start with a line
+// break, and the store kept only the first line of a message, so a checkpoint whose code LibTorch
+// could not compile was refused with an empty reason: "...: not a readable checkpoint: ". The input is
+// fuzz/corpus/checkpoint_crc/torchscript-error-without-reason.pt.
+TEST(CheckpointStoreDamage, AnArchiveLibTorchCannotReadBehindValidCrcsIsRefusedWithAReason) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  std::string bytes = read_bytes(path);
+  // A byte of the archive's pickled object, whose type names start at its sixth byte; the CRCs are then
+  // made to match, so that the store's libzip check passes and LibTorch's reader meets the change.
+  const std::size_t name = bytes.find("data.pkl");
+  ASSERT_NE(name, std::string::npos);
+  const std::size_t header = bytes.rfind("PK\x03\x04", name);
+  ASSERT_NE(header, std::string::npos);
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(bytes[at])) |
+           static_cast<std::size_t>(static_cast<unsigned char>(bytes[at + 1])) << 8;
+  };
+  const std::size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  bytes[data + 5] = static_cast<char>(bytes[data + 5] ^ 1);
+  bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+  write_bytes(path, bytes);
+
+  Trainee fresh = make();
+  for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
+                            checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
+    const std::string what = error.what();
+    EXPECT_EQ(error.path(), path.string());
+    const std::string prefix = path.string() + ": not a readable checkpoint: ";
+    ASSERT_TRUE(what.starts_with(prefix)) << what;
+    EXPECT_GT(what.size(), prefix.size() + 5) << "a reason follows: " << what;
+    EXPECT_FALSE(what.ends_with(":")) << what;
+  }
+  EXPECT_EQ(read_bytes(path), bytes);
+}
+
+// Regression (found by fuzz/checkpoint_crc_fuzzer under LeakSanitizer): LibTorch 1.13's reader leaks its
+// zip state when it refuses an archive while opening it, here for a version record it cannot parse.
+// The store now checks the version record itself, before LibTorch sees the file. The input is
+// fuzz/corpus/checkpoint_crc/libtorch-leak-unparsable-version.pt.
+TEST(CheckpointStoreDamage, AnUnreadableVersionRecordIsRefusedBeforeLibTorchReadsTheArchive) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const std::string good = read_bytes(path);
+  const std::size_t name = good.find("/version");
+  ASSERT_NE(name, std::string::npos);
+  const std::size_t header = good.rfind("PK\x03\x04", name);
+  ASSERT_NE(header, std::string::npos);
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(good[at])) |
+           static_cast<std::size_t>(static_cast<unsigned char>(good[at + 1])) << 8;
+  };
+  const std::size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  ASSERT_EQ(good.substr(data, 2), "3\n");
+  for (const std::string& version : {std::string("\0\0", 2), std::string("x\n"), std::string("0\n"),
+                                     std::string("9\n").replace(0, 1, "\x7f")}) {
+    std::string bytes = good;
+    bytes.replace(data, 2, version);
+    bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+    write_bytes(path, bytes);
+    Trainee fresh = make();
+    const auto error = checkpoint_error([&] { store.load(fresh.aggregate()); });
+    EXPECT_EQ(error.path(), path.string());
+    EXPECT_TRUE(contains(error.what(), "its version record is")) << error.what();
+    EXPECT_EQ(read_bytes(path), bytes);
+  }
+  write_bytes(path, good);
+  EXPECT_TRUE(store.load(make().aggregate()).has_value()) << "the real version record passes";
 }
 
 TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges) {
