@@ -29,6 +29,7 @@
 
 #include "torchsystem/entity.hpp"
 #include "torchsystem/identity.hpp"
+#include "archive_source.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "training_support.hpp"
 
@@ -285,13 +286,19 @@ void verify_zip(int fd, std::uint64_t size) {
     // LibTorch reads `.data/version` when there is one, else `version`.
     const bool is_version = record == version_records[0] || (record == version_records[1] && !has_version);
     if (is_version) version.clear();
+    const bool is_source = record.ends_with(".py");
+    std::string source;
     // Reading to the end is what makes libzip compare the record's CRC-32.
     for (zip_int64_t got; (got = zip_fread(file.get(), buffer.data(), buffer.size())) != 0;) {
       if (got < 0)
         throw Damaged("record '" + record + "' is corrupted (" + zip_file_strerror(file.get()) + ")");
       if (is_version && version.size() < 64) version.append(buffer.data(), static_cast<std::size_t>(got));
+      if (is_source) source.append(buffer.data(), static_cast<std::size_t>(got));
     }
     has_version |= is_version;
+    // LibTorch compiles this source while it reads the archive, and its compiler crashes on some of it.
+    if (const std::string fault = training_detail::attribute_source_fault(source); !fault.empty())
+      throw Damaged("record '" + record + "' holds source the store never writes (" + fault + ")");
   }
   if (!has_version) throw Damaged("not a LibTorch archive (it has no version record)");
   // LibTorch writes the version as decimal digits and a line break.

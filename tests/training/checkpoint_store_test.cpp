@@ -6,8 +6,18 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/loss.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/modules/transformerlayer.h>
+#include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/lbfgs.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 #include <torch/utils.h>
@@ -16,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -159,6 +170,22 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+/// Where the data of the zip record whose name first contains `name_part` start in `bytes` (its local
+/// header: 30 bytes, then the name and the extra field, each of a little-endian 16-bit length).
+std::size_t record_data(const std::string& bytes, const std::string& name_part) {
+  const std::size_t name = bytes.find(name_part);
+  const std::size_t header = name == std::string::npos ? name : bytes.rfind("PK\x03\x04", name);
+  if (header == std::string::npos) {
+    ADD_FAILURE() << "no record named like " << name_part;
+    return 0;
+  }
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::size_t>(static_cast<unsigned char>(bytes[at])) |
+           static_cast<std::size_t>(static_cast<unsigned char>(bytes[at + 1])) << 8;
+  };
+  return header + 30 + u16(header + 26) + u16(header + 28);
+}
+
 // --- 1. Round trip ---------------------------------------------------------------------------------------
 
 TEST(CheckpointStoreRoundTrip, LoadRestoresParametersBuffersAndOptimizerStateBitForBit) {
@@ -210,6 +237,73 @@ TEST(CheckpointStoreRoundTrip, LoadRestoresParametersBuffersAndOptimizerStateBit
 }
 
 // --- 2. Layout and self-description ----------------------------------------------------------------------
+
+// Every archive the store writes must pass its own checks before LibTorch reads it, the check of the
+// stored TorchScript source (src/training/archive_source.hpp) above all: modules with buffers, recurrent
+// and attention layers, and the state of each optimizer of the catalog.
+TEST(CheckpointStoreRoundTrip, EveryKindOfModuleAndOptimizerStateLoadsBack) {
+  register_models();
+  using ModuleFactory = std::function<std::shared_ptr<torch::nn::Module>()>;
+  const std::vector<std::pair<std::string, ModuleFactory>> models = {
+      {"BatchNorm1d", [] { return ts::create<torch::nn::BatchNorm1d>(4).ptr(); }},
+      {"Conv2d", [] { return ts::create<torch::nn::Conv2d>(2, 3, 3).ptr(); }},
+      {"Embedding", [] { return ts::create<torch::nn::Embedding>(10, 4).ptr(); }},
+      {"LSTM", [] { return ts::create<torch::nn::LSTM>(4, 3, "num_layers"_a = 2).ptr(); }},
+      {"GRU", [] { return ts::create<torch::nn::GRU>(4, 3, "bidirectional"_a = true).ptr(); }},
+      {"MultiheadAttention", [] { return ts::create<torch::nn::MultiheadAttention>(4, 2).ptr(); }},
+      {"TransformerEncoderLayer", [] { return ts::create<torch::nn::TransformerEncoderLayer>(4, 2).ptr(); }},
+  };
+  using Parameters = std::vector<torch::Tensor>;
+  using OptimizerFactory = std::function<std::shared_ptr<torch::optim::Optimizer>(Parameters)>;
+  const std::vector<std::pair<std::string, OptimizerFactory>> optimizers = {
+      {"SGD", [](Parameters p) { return ts::create<torch::optim::SGD>(p, "lr"_a = 0.1, "momentum"_a = 0.9); }},
+      {"Adam", [](Parameters p) { return ts::create<torch::optim::Adam>(p, "amsgrad"_a = true); }},
+      {"AdamW", [](Parameters p) { return ts::create<torch::optim::AdamW>(p); }},
+      {"RMSprop",
+       [](Parameters p) { return ts::create<torch::optim::RMSprop>(p, "momentum"_a = 0.5, "centered"_a = true); }},
+      {"Adagrad", [](Parameters p) { return ts::create<torch::optim::Adagrad>(p); }},
+      {"LBFGS", [](Parameters p) { return ts::create<torch::optim::LBFGS>(p, "history_size"_a = 3); }},
+  };
+  for (std::size_t index = 0; index < models.size(); ++index) {
+    // Each model with two optimizers, so that every optimizer meets several kinds of parameters.
+    for (const std::size_t pick : {index % optimizers.size(), (index + 3) % optimizers.size()}) {
+      const auto& [model_name, make_model] = models[index];
+      const auto& [optimizer_name, make_optimizer] = optimizers[pick];
+      SCOPED_TRACE(model_name + " with " + optimizer_name);
+      const TempDir dir;
+      const ts::CheckpointStore store(dir.path());
+      torch::manual_seed(7);
+      const auto model = make_model();
+      const auto optimizer = make_optimizer(model->parameters());
+      const auto closure = [&] {
+        optimizer->zero_grad();
+        torch::Tensor loss = torch::zeros({});
+        for (const auto& parameter : model->parameters()) loss = loss + parameter.pow(2).sum();
+        loss.backward();
+        return loss;
+      };
+      optimizer->step(closure);
+      optimizer->step(closure);
+      const auto criterion = ts::create<torch::nn::MSELoss>().ptr();
+      store.save({model, criterion, optimizer}, 2);
+
+      torch::manual_seed(8);
+      const auto fresh_model = make_model();
+      const auto fresh_optimizer = make_optimizer(fresh_model->parameters());
+      ASSERT_NE(difference(tensors_of(*model), tensors_of(*fresh_model)), "") << "the reload has work to do";
+      try {
+        const auto loaded = store.load({fresh_model, ts::create<torch::nn::MSELoss>().ptr(), fresh_optimizer});
+        ASSERT_TRUE(loaded.has_value());
+        EXPECT_EQ(loaded->epoch, 2);
+      } catch (const ts::CheckpointError& error) {
+        FAIL() << error.what();
+      }
+      EXPECT_EQ(difference(tensors_of(*model), tensors_of(*fresh_model)), "");
+      EXPECT_EQ(fresh_optimizer->state().size(), optimizer->state().size());
+      EXPECT_FALSE(fresh_optimizer->state().empty());
+    }
+  }
+}
 
 TEST(CheckpointStoreLayout, ArchiveAndSidecarAreNamedByIdentityAndTheArchiveDescribesItself) {
   const TempDir dir;
@@ -460,15 +554,7 @@ TEST(CheckpointStoreDamage, AnArchiveLibTorchCannotReadBehindValidCrcsIsRefusedW
   std::string bytes = read_bytes(path);
   // A byte of the archive's pickled object, whose type names start at its sixth byte; the CRCs are then
   // made to match, so that the store's libzip check passes and LibTorch's reader meets the change.
-  const std::size_t name = bytes.find("data.pkl");
-  ASSERT_NE(name, std::string::npos);
-  const std::size_t header = bytes.rfind("PK\x03\x04", name);
-  ASSERT_NE(header, std::string::npos);
-  const auto u16 = [&](std::size_t at) {
-    return static_cast<std::size_t>(static_cast<unsigned char>(bytes[at])) |
-           static_cast<std::size_t>(static_cast<unsigned char>(bytes[at + 1])) << 8;
-  };
-  const std::size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  const std::size_t data = record_data(bytes, "data.pkl");
   bytes[data + 5] = static_cast<char>(bytes[data + 5] ^ 1);
   bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
   write_bytes(path, bytes);
@@ -496,15 +582,7 @@ TEST(CheckpointStoreDamage, AnUnreadableVersionRecordIsRefusedBeforeLibTorchRead
   Trainee trainee = make();
   const fs::path path = store.save(trainee.aggregate(), 1).path;
   const std::string good = read_bytes(path);
-  const std::size_t name = good.find("/version");
-  ASSERT_NE(name, std::string::npos);
-  const std::size_t header = good.rfind("PK\x03\x04", name);
-  ASSERT_NE(header, std::string::npos);
-  const auto u16 = [&](std::size_t at) {
-    return static_cast<std::size_t>(static_cast<unsigned char>(good[at])) |
-           static_cast<std::size_t>(static_cast<unsigned char>(good[at + 1])) << 8;
-  };
-  const std::size_t data = header + 30 + u16(header + 26) + u16(header + 28);
+  const std::size_t data = record_data(good, "/version");
   ASSERT_EQ(good.substr(data, 2), "3\n");
   for (const std::string& version : {std::string("\0\0", 2), std::string("x\n"), std::string("0\n"),
                                      std::string("9\n").replace(0, 1, "\x7f")}) {
@@ -520,6 +598,41 @@ TEST(CheckpointStoreDamage, AnUnreadableVersionRecordIsRefusedBeforeLibTorchRead
   }
   write_bytes(path, good);
   EXPECT_TRUE(store.load(make().aggregate()).has_value()) << "the real version record passes";
+}
+
+// Regression (found by fuzz/checkpoint_crc_fuzzer): LibTorch 1.13 compiles the TorchScript source stored
+// in an archive, and its compiler crashes (SEGV in ScriptTypeParser::parseClassConstant) on a class-body
+// assignment it does not expect, such as `__buffeus__ = []` for `__buffers__ = []`. The store refuses
+// source outside what it writes before LibTorch reads the file. The fuzzer's input is
+// fuzz/corpus/checkpoint_crc/torchscript-class-constant.pt.
+TEST(CheckpointStoreDamage, TorchScriptSourceTheStoreNeverWritesIsRefusedBeforeLibTorchCompilesIt) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  trainee.train(1);  // Adam's state: a class of its own in the archive, stored without compression
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const std::string good = read_bytes(path);
+  const std::string state_class = "class Module(Module):\n  __parameters__ = []\n  __buffers__ = []\n  step : int";
+  const std::size_t at = good.find(state_class);
+  ASSERT_NE(at, std::string::npos) << "Adam's state class is stored as is";
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"__buffers__ = []", "__buffeus__ = []"},
+                                 {"step : int", "step = int"}}) {
+    std::string bytes = good;
+    const std::size_t change = bytes.find(from, at);
+    bytes.replace(change, from.size(), to);
+    bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+    write_bytes(path, bytes);
+    Trainee fresh = make();
+    for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
+                              checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
+      EXPECT_EQ(error.path(), path.string());
+      EXPECT_TRUE(contains(error.what(), "holds source the store never writes (line ")) << error.what();
+      EXPECT_TRUE(contains(error.what(), "is not an attribute declaration of a module")) << error.what();
+    }
+    EXPECT_EQ(read_bytes(path), bytes);
+  }
+  write_bytes(path, good);
+  EXPECT_TRUE(store.load(make().aggregate()).has_value()) << "the source the store wrote passes";
 }
 
 TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges) {
