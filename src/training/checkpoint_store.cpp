@@ -27,9 +27,9 @@
 #include <tuple>
 #include <utility>
 
+#include "archive_source.hpp"
 #include "torchsystem/entity.hpp"
 #include "torchsystem/identity.hpp"
-#include "archive_source.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "training_support.hpp"
 

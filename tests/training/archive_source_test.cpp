@@ -21,7 +21,8 @@ constexpr const char* written_by_libtorch[] = {
     "class Module(Module):\n  __parameters__ = []\n  __buffers__ = []\n  __annotations__ = []\n"
     "  __annotations__[\"0x5644002d81d0\"] = __torch__.___torch_mangle_8.Module\n",
     "class Module(Module):\n  __parameters__ = [\"params/size\", ]\n  __buffers__ = []\n"
-    "  __annotations__ = []\n  __annotations__[\"params/size\"] = Tensor\n  __annotations__[\"params/0\"] = str\n",
+    "  __annotations__ = []\n  __annotations__[\"params/size\"] = Tensor\n  __annotations__[\"params/0\"] = "
+    "str\n",
     "class Module(Module):\n  __parameters__ = []\n  __buffers__ = []\n  lr : float\n"
     "  betas : Tuple[float, float]\n  amsgrad : bool\n",
     "class Module(Module):\n  __parameters__ = []\n  __buffers__ = []\n",
@@ -34,7 +35,8 @@ TEST(ArchiveSource, WhatLibTorchWritesForModulesOfAttributesPasses) {
 TEST(ArchiveSource, NestedTypesEscapedNamesBlankLinesAndAMissingFinalNewlinePass) {
   EXPECT_EQ(attribute_source_fault(""), "");
   EXPECT_EQ(attribute_source_fault("\nclass Module(Module):\n\n  x : Dict[str, List[Optional[Tensor]]]"), "");
-  EXPECT_EQ(attribute_source_fault("class Module(Module):\n  __parameters__ = [\"a\\\"b\", \"c\\\\\", ]\n"), "");
+  EXPECT_EQ(attribute_source_fault("class Module(Module):\n  __parameters__ = [\"a\\\"b\", \"c\\\\\", ]\n"),
+            "");
   EXPECT_EQ(attribute_source_fault("class Module(Module):\n  t : Tuple[()]\n"), "");
   EXPECT_EQ(attribute_source_fault("class A(Module):\n  x : int\nclass B(Module):\n  y : __torch__.A\n"), "");
 }

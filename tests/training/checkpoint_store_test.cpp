@@ -26,8 +26,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <random>
@@ -256,11 +256,14 @@ TEST(CheckpointStoreRoundTrip, EveryKindOfModuleAndOptimizerStateLoadsBack) {
   using Parameters = std::vector<torch::Tensor>;
   using OptimizerFactory = std::function<std::shared_ptr<torch::optim::Optimizer>(Parameters)>;
   const std::vector<std::pair<std::string, OptimizerFactory>> optimizers = {
-      {"SGD", [](Parameters p) { return ts::create<torch::optim::SGD>(p, "lr"_a = 0.1, "momentum"_a = 0.9); }},
+      {"SGD",
+       [](Parameters p) { return ts::create<torch::optim::SGD>(p, "lr"_a = 0.1, "momentum"_a = 0.9); }},
       {"Adam", [](Parameters p) { return ts::create<torch::optim::Adam>(p, "amsgrad"_a = true); }},
       {"AdamW", [](Parameters p) { return ts::create<torch::optim::AdamW>(p); }},
       {"RMSprop",
-       [](Parameters p) { return ts::create<torch::optim::RMSprop>(p, "momentum"_a = 0.5, "centered"_a = true); }},
+       [](Parameters p) {
+         return ts::create<torch::optim::RMSprop>(p, "momentum"_a = 0.5, "centered"_a = true);
+       }},
       {"Adagrad", [](Parameters p) { return ts::create<torch::optim::Adagrad>(p); }},
       {"LBFGS", [](Parameters p) { return ts::create<torch::optim::LBFGS>(p, "history_size"_a = 3); }},
   };
@@ -292,7 +295,8 @@ TEST(CheckpointStoreRoundTrip, EveryKindOfModuleAndOptimizerStateLoadsBack) {
       const auto fresh_optimizer = make_optimizer(fresh_model->parameters());
       ASSERT_NE(difference(tensors_of(*model), tensors_of(*fresh_model)), "") << "the reload has work to do";
       try {
-        const auto loaded = store.load({fresh_model, ts::create<torch::nn::MSELoss>().ptr(), fresh_optimizer});
+        const auto loaded =
+            store.load({fresh_model, ts::create<torch::nn::MSELoss>().ptr(), fresh_optimizer});
         ASSERT_TRUE(loaded.has_value());
         EXPECT_EQ(loaded->epoch, 2);
       } catch (const ts::CheckpointError& error) {
@@ -612,7 +616,8 @@ TEST(CheckpointStoreDamage, TorchScriptSourceTheStoreNeverWritesIsRefusedBeforeL
   trainee.train(1);  // Adam's state: a class of its own in the archive, stored without compression
   const fs::path path = store.save(trainee.aggregate(), 1).path;
   const std::string good = read_bytes(path);
-  const std::string state_class = "class Module(Module):\n  __parameters__ = []\n  __buffers__ = []\n  step : int";
+  const std::string state_class =
+      "class Module(Module):\n  __parameters__ = []\n  __buffers__ = []\n  step : int";
   const std::size_t at = good.find(state_class);
   ASSERT_NE(at, std::string::npos) << "Adam's state class is stored as is";
   for (const auto& [from, to] : {std::pair<std::string, std::string>{"__buffers__ = []", "__buffeus__ = []"},
