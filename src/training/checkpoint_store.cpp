@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <caffe2/serialize/versions.h>
+#include <torch/optim/lbfgs.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
@@ -529,6 +530,34 @@ class Snapshot {
   bool state_kept_ = false;
 };
 
+/// LibTorch 1.13 cannot save the state of an LBFGS optimizer that has made fewer iterations than its
+/// history holds: `al`, scratch space sized to `history_size` on the first step, keeps undefined tensors
+/// past the iterations made, and writing an undefined tensor throws. Every step writes an entry of `al`
+/// before it reads it, so while the archive is written those entries are empty tensors; they are undefined
+/// again afterwards, so saving leaves the optimizer as it was.
+class LbfgsScratchFilled {
+ public:
+  explicit LbfgsScratchFilled(torch::optim::Optimizer& optimizer) {
+    for (auto& [key, state] : optimizer.state()) {
+      auto* lbfgs = dynamic_cast<torch::optim::LBFGSParamState*>(state.get());
+      if (lbfgs == nullptr || !lbfgs->al()) continue;
+      for (torch::Tensor& entry : *lbfgs->al()) {
+        if (entry.defined()) continue;
+        entry = torch::empty({0});
+        filled_.push_back(&entry);
+      }
+    }
+  }
+  ~LbfgsScratchFilled() {
+    for (torch::Tensor* entry : filled_) entry->reset();
+  }
+  LbfgsScratchFilled(const LbfgsScratchFilled&) = delete;
+  LbfgsScratchFilled& operator=(const LbfgsScratchFilled&) = delete;
+
+ private:
+  std::vector<torch::Tensor*> filled_;
+};
+
 }  // namespace
 
 // -------------------------------------------------------------------------------------------------------------
@@ -595,6 +624,7 @@ CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::in
     aggregate.criterion->save(criterion);
     archive.write("criterion", criterion);
     torch::serialize::OutputArchive optimizer(archive.compilation_unit());
+    const LbfgsScratchFilled filled(*aggregate.optimizer);
     aggregate.optimizer->save(optimizer);
     archive.write("optimizer", optimizer);
     archive.write("metadata", c10::IValue(text));
