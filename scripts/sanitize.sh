@@ -4,20 +4,41 @@
 #
 #   bash scripts/sanitize.sh             # asan, then tsan
 #   bash scripts/sanitize.sh asan        # AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer):
-#                                        #   the whole suite (core, torch, training) in build-asan/
+#                                        #   the whole suite (core, torch, training, fuzz corpus replays)
+#                                        #   in build-asan/, each gtest binary in one process a processor
 #   bash scripts/sanitize.sh core-asan   # the same, the core's tests only, quickly (what scripts/test.sh
-#                                        #   adds): core_tests run directly in one process a processor,
-#                                        #   gtest shards, not one process a test as CTest does, and the
-#                                        #   stress test at 8 x 10,000 cycles unless TORCHSYSTEM_STRESS_CYCLES
+#                                        #   adds), with the stress test at 8 x 10,000 cycles unless
+#                                        #   TORCHSYSTEM_STRESS_CYCLES says otherwise
 #   bash scripts/sanitize.sh tsan        # ThreadSanitizer, in build-tsan/: the tests that start threads,
 #                                        #   all in the core (Threads.*, Stress.*, Md5Hex's per-thread test)
 #
-# Extra arguments after the mode go to ctest (e.g. `-R Stress`), or to core_tests for core-asan. Any sanitizer report fails the test it
+# Extra arguments after the mode go to the gtest binaries for asan and core-asan (e.g.
+# `--gtest_filter=Stress.*`), to ctest for tsan (e.g. `-R Stress`). Any sanitizer report fails the test it
 # happens in: UBSan does not recover, ASan, LSan and TSan exit non-zero. TORCHSYSTEM_SANITIZE_BUILD_TYPE
 # changes the build type (default RelWithDebInfo: optimized as in use, with line numbers in reports).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 suppressions="$root/scripts/sanitizers"
+
+# Runs a gtest binary of `build` in one process a processor (gtest shards) instead of one process a
+# test as CTest does: under ASan, start-ups cost more than the tests (13 min against 3 min for the 1,324
+# core tests on 2 busy cores). LeakSanitizer checks each shard at its exit; extra arguments go to gtest.
+run_sharded() {
+  local build="$1" binary="$2"
+  shift 2
+  local shards pids=() failed=0 shard started=$SECONDS
+  shards="$(nproc)"
+  for ((shard = 0; shard < shards; ++shard)); do
+    GTEST_TOTAL_SHARDS="$shards" GTEST_SHARD_INDEX="$shard" "$build/tests/$binary" --gtest_brief=1 "$@" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  if ((failed)); then
+    echo "sanitize: $binary FAILED" >&2
+    exit 1
+  fi
+  echo "sanitize: $binary clean ($shards shards, $((SECONDS - started)) s)"
+}
 
 run_mode() {
   local mode="$1"
@@ -48,24 +69,21 @@ run_mode() {
     export LSAN_OPTIONS="suppressions=$suppressions/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$suppressions/tsan.supp"
-    if [[ "$mode" == core-asan ]]; then
-      # One process a shard: CTest's process a test costs more than the tests under ASan (13 min
-      # against 3 min for the 1,324 core tests on 2 busy cores). LSan checks each shard at its exit.
-      export TORCHSYSTEM_STRESS_CYCLES="${TORCHSYSTEM_STRESS_CYCLES:-10000}"
-      local shards pids=() failed=0 shard
-      shards="$(nproc)"
-      for ((shard = 0; shard < shards; ++shard)); do
-        GTEST_TOTAL_SHARDS="$shards" GTEST_SHARD_INDEX="$shard" "$build/tests/core_tests" --gtest_brief=1 "$@" &
-        pids+=($!)
-      done
-      for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-      if ((failed)); then
-        echo "sanitize: core-asan FAILED" >&2
-        exit 1
-      fi
-      echo "sanitize: core-asan clean ($shards shards)"
-      return 0
-    fi
+    case "$mode" in
+      core-asan)
+        export TORCHSYSTEM_STRESS_CYCLES="${TORCHSYSTEM_STRESS_CYCLES:-10000}"
+        run_sharded "$build" core_tests "$@"
+        return
+        ;;
+      asan)
+        run_sharded "$build" core_tests "$@"
+        run_sharded "$build" torch_tests "$@"
+        run_sharded "$build" training_tests "$@"
+        # The fuzz corpus replays: one process each, so CTest's cost does not matter.
+        ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)" -L fuzz
+        return
+        ;;
+    esac
     label_arguments=()
     [[ -z "$labels" ]] || label_arguments=(-L "$labels")
     ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)" "${label_arguments[@]}" "${filter[@]}" "$@"

@@ -3,7 +3,8 @@
 # Any warning fails (WarningsAsErrors: '*'), so the exit status is non-zero on any finding.
 #
 #   bash scripts/tidy.sh         # the units that do not include LibTorch (the core, the `torchsystem`
-#   bash scripts/tidy.sh core    #   program, the core examples, tests and benchmark): what CI runs
+#   bash scripts/tidy.sh core    #   program, the core examples, tests, benchmark and fuzz targets, the
+#                                #   checkpoint source check and its test): what CI runs
 #   bash scripts/tidy.sh all     # every unit: src/, tools/, examples/, tests/, benchmarks/
 #   bash scripts/tidy.sh FILE... # the given units
 #
@@ -40,8 +41,10 @@ if [[ ! -f "$build/compile_commands.json" ]]; then
 fi
 
 core_units() {
-  cd "$root" && ls src/core/*.cpp tools/common/*.cpp tools/torchsystem/*.cpp examples/reference.cpp \
-    examples/tour.cpp tests/core/*.cpp benchmarks/core_benchmarks.cpp
+  cd "$root" && ls src/core/*.cpp src/training/archive_source.cpp tools/common/*.cpp tools/torchsystem/*.cpp \
+    examples/reference.cpp examples/tour.cpp tests/core/*.cpp tests/training/archive_source_test.cpp \
+    benchmarks/core_benchmarks.cpp fuzz/identity_fuzzer.cpp fuzz/config_fuzzer.cpp fuzz/jsonl_fuzzer.cpp \
+    fuzz/replay_main.cpp
 }
 all_units() {
   cd "$root" && ls src/*/*.cpp tools/*/*.cpp examples/*.cpp tests/*/*.cpp benchmarks/*.cpp
