@@ -4,7 +4,7 @@
 // Every reading must give the same output and summary; the output must hold exactly one line per input
 // line, each a 32-digit hash or "error: ..."; and for short inputs each output line must be what that
 // input line gives on its own.
-#include <stdio.h>  // fmemopen
+#include <stdio.h>  // NOLINT(modernize-deprecated-headers): POSIX declares fmemopen here, not in <cstdio>
 
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +46,8 @@ Result run(std::string_view input, std::size_t block_size) {
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
   std::size_t start = 0;
-  for (std::size_t newline; (newline = text.find('\n', start)) != std::string_view::npos; start = newline + 1)
+  for (std::size_t newline = 0; (newline = text.find('\n', start)) != std::string_view::npos;
+       start = newline + 1)
     lines.push_back(text.substr(start, newline - start));
   if (start < text.size()) lines.push_back(text.substr(start));
   return lines;

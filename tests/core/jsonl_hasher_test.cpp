@@ -2,7 +2,7 @@
 // on the block size, lines split across blocks at any byte (CR LF pairs and UTF-8 sequences included),
 // and a long line read in tiny blocks costs linear time.
 #include <gtest/gtest.h>
-#include <stdio.h>  // fmemopen
+#include <stdio.h>  // NOLINT(modernize-deprecated-headers): POSIX declares fmemopen here, not in <cstdio>
 
 #include <algorithm>
 #include <cstdio>
@@ -68,7 +68,7 @@ TEST(JsonlHasher, OneOutputLinePerInputLine) {
 // searches only the bytes just read, and this takes well under a second.
 TEST(JsonlHasher, LongLineInTinyBlocksIsReadInLinearTime) {
   const std::string line =
-      "{\"name\": \"Model\", \"arguments\": {\"x\": \"" + std::string(std::size_t{8} << 20, 'a') + "\"}}";
+      R"({"name": "Model", "arguments": {"x": ")" + std::string(std::size_t{8} << 20, 'a') + R"("}})";
   const Batch batch = hash_in_memory(line + "\n{}", 1);
   EXPECT_EQ(batch.summary.lines, 2U);
   EXPECT_EQ(batch.summary.failed, 1U);

@@ -114,7 +114,7 @@ JsonlSummary hash_jsonl_stream(std::FILE* input, std::string_view display, std::
 
     // Only the bytes read now can hold a newline not yet seen: the kept part has none.
     std::size_t start = 0;
-    for (std::size_t newline; (newline = buffer.find('\n', std::max(start, kept))) != std::string::npos;
+    for (std::size_t newline = 0; (newline = buffer.find('\n', std::max(start, kept))) != std::string::npos;
          start = newline + 1) {
       hasher.line(std::string_view(buffer).substr(start, newline - start));
     }
