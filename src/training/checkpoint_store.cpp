@@ -28,6 +28,7 @@
 #include <tuple>
 #include <utility>
 
+#include "archive_pickle.hpp"
 #include "archive_source.hpp"
 #include "torchsystem/entity.hpp"
 #include "torchsystem/identity.hpp"
@@ -288,18 +289,25 @@ void verify_zip(int fd, std::uint64_t size) {
     const bool is_version = record == version_records[0] || (record == version_records[1] && !has_version);
     if (is_version) version.clear();
     const bool is_source = record.ends_with(".py");
-    std::string source;
+    const bool is_pickle = record.ends_with(".pkl") || record.ends_with(".debug_pkl");
+    std::string text;  // a source or a pickle, checked below
     // Reading to the end is what makes libzip compare the record's CRC-32.
     for (zip_int64_t got; (got = zip_fread(file.get(), buffer.data(), buffer.size())) != 0;) {
       if (got < 0)
         throw Damaged("record '" + record + "' is corrupted (" + zip_file_strerror(file.get()) + ")");
       if (is_version && version.size() < 64) version.append(buffer.data(), static_cast<std::size_t>(got));
-      if (is_source) source.append(buffer.data(), static_cast<std::size_t>(got));
+      if (is_source || is_pickle) text.append(buffer.data(), static_cast<std::size_t>(got));
     }
     has_version |= is_version;
-    // LibTorch compiles this source while it reads the archive, and its compiler crashes on some of it.
-    if (const std::string fault = training_detail::attribute_source_fault(source); !fault.empty())
+    // LibTorch compiles the source while it reads the archive, and its compiler crashes on some; its
+    // unpickler sizes memory from numbers in a pickle before it checks them.
+    const std::string fault = is_source   ? training_detail::attribute_source_fault(text)
+                              : is_pickle ? training_detail::pickle_fault(text)
+                                          : std::string();
+    if (!fault.empty() && is_source)
       throw Damaged("record '" + record + "' holds source the store never writes (" + fault + ")");
+    if (!fault.empty())
+      throw Damaged("record '" + record + "' is a pickle LibTorch cannot read safely (" + fault + ")");
   }
   if (!has_version) throw Damaged("not a LibTorch archive (it has no version record)");
   // LibTorch writes the version as decimal digits and a line break.

@@ -703,6 +703,38 @@ TEST(CheckpointStoreDamage, TorchScriptSourceTheStoreNeverWritesIsRefusedBeforeL
   EXPECT_TRUE(store.load(make().aggregate()).has_value()) << "the source the store wrote passes";
 }
 
+// Regression (found by fuzz/checkpoint_crc_fuzzer): LibTorch 1.13's unpickler allocates what numbers in a
+// pickle announce before it checks them against the data (a memo index asked for 58 GB). The store bounds
+// them by the pickle's size before LibTorch reads the file; here the length of the metadata's string.
+// The fuzzer's input is fuzz/corpus/checkpoint_crc/libtorch-unpickler-58gb-memo.pt.
+TEST(CheckpointStoreDamage, APickleAnnouncingMoreThanItHoldsIsRefusedBeforeLibTorchAllocatesIt) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  std::string bytes = read_bytes(path);
+  // BINUNICODE: 'X', a 32-bit little-endian length, then the metadata's JSON text.
+  const std::size_t text = bytes.find(R"({"format": "torchsystem-checkpoint/1")");
+  ASSERT_NE(text, std::string::npos);
+  ASSERT_GT(text, record_data(bytes, "data.pkl"));
+  ASSERT_EQ(bytes[text - 5], 'X');
+  bytes.replace(text - 4, 4, "\xf0\xff\xff\x7f");
+  bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+  write_bytes(path, bytes);
+
+  Trainee fresh = make();
+  for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
+                            checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
+    EXPECT_EQ(error.path(), path.string());
+    EXPECT_TRUE(contains(error.what(),
+                         "record 'archive/data.pkl' is a pickle LibTorch cannot read safely "
+                         "(its opcode 0x58 at byte "))
+        << error.what();
+    EXPECT_TRUE(contains(error.what(), " announces 2147483632 bytes where ")) << error.what();
+  }
+  EXPECT_EQ(read_bytes(path), bytes);
+}
+
 TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges) {
   // The same identity whose tensors no longer fit (its code changed, say): LibTorch alone would
   // replace the parameter by the stored one of another shape.
