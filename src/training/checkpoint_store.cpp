@@ -23,9 +23,11 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <random>
 #include <system_error>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 #include "archive_pickle.hpp"
@@ -252,6 +254,22 @@ std::string zip_error_text(int code) {
   return text;
 }
 
+/// LibTorch's unpickler trusts the numbers in a pickle (archive_pickle.hpp). A pickle `<dir>/<name>.pkl`
+/// finds the data of its storage `key` in the record `<dir>/<name>/<key>`.
+void check_pickles(const std::vector<std::pair<std::string, std::string>>& pickles,
+                   const std::unordered_map<std::string, std::uint64_t>& record_sizes) {
+  for (const auto& [record, pickle] : pickles) {
+    const std::string directory = record.substr(0, record.rfind('.')) + "/";
+    const auto storage_record_size = [&](std::string_view key) -> std::optional<std::uint64_t> {
+      const auto found = record_sizes.find(directory + std::string(key));
+      if (found == record_sizes.end()) return std::nullopt;
+      return found->second;
+    };
+    if (const std::string fault = training_detail::pickle_fault(pickle, storage_record_size); !fault.empty())
+      throw Damaged("record '" + record + "' is a pickle LibTorch cannot read safely (" + fault + ")");
+  }
+}
+
 void verify_zip(int fd, std::uint64_t size) {
   if (size < 22) throw Damaged("not a LibTorch archive (" + std::to_string(size) + " bytes)");
   // libzip owns (and closes) the descriptor it is given; the caller keeps reading through its own.
@@ -277,6 +295,8 @@ void verify_zip(int fd, std::uint64_t size) {
                                          std::string(first_name.substr(0, slash + 1)) + "version"};
   std::string version;
   bool has_version = false;
+  std::unordered_map<std::string, std::uint64_t> record_sizes;
+  std::vector<std::pair<std::string, std::string>> pickles;  // name, content
   std::vector<char> buffer(1 << 20);
   for (zip_uint64_t index = 0; index < static_cast<zip_uint64_t>(entries); ++index) {
     const char* name = zip_get_name(archive.get(), index, 0);
@@ -291,24 +311,24 @@ void verify_zip(int fd, std::uint64_t size) {
     const bool is_source = record.ends_with(".py");
     const bool is_pickle = record.ends_with(".pkl") || record.ends_with(".debug_pkl");
     std::string text;  // a source or a pickle, checked below
+    std::uint64_t size = 0;
     // Reading to the end is what makes libzip compare the record's CRC-32.
     for (zip_int64_t got; (got = zip_fread(file.get(), buffer.data(), buffer.size())) != 0;) {
       if (got < 0)
         throw Damaged("record '" + record + "' is corrupted (" + zip_file_strerror(file.get()) + ")");
+      size += static_cast<std::uint64_t>(got);
       if (is_version && version.size() < 64) version.append(buffer.data(), static_cast<std::size_t>(got));
       if (is_source || is_pickle) text.append(buffer.data(), static_cast<std::size_t>(got));
     }
     has_version |= is_version;
-    // LibTorch compiles the source while it reads the archive, and its compiler crashes on some; its
-    // unpickler sizes memory from numbers in a pickle before it checks them.
-    const std::string fault = is_source   ? training_detail::attribute_source_fault(text)
-                              : is_pickle ? training_detail::pickle_fault(text)
-                                          : std::string();
-    if (!fault.empty() && is_source)
+    record_sizes[record] = size;
+    // LibTorch compiles the source while it reads the archive, and its compiler crashes on some.
+    if (const std::string fault = is_source ? training_detail::attribute_source_fault(text) : "";
+        !fault.empty())
       throw Damaged("record '" + record + "' holds source the store never writes (" + fault + ")");
-    if (!fault.empty())
-      throw Damaged("record '" + record + "' is a pickle LibTorch cannot read safely (" + fault + ")");
+    if (is_pickle) pickles.emplace_back(record, std::move(text));
   }
+  check_pickles(pickles, record_sizes);
   if (!has_version) throw Damaged("not a LibTorch archive (it has no version record)");
   // LibTorch writes the version as decimal digits and a line break.
   std::string_view digits = version;

@@ -735,6 +735,44 @@ TEST(CheckpointStoreDamage, APickleAnnouncingMoreThanItHoldsIsRefusedBeforeLibTo
   EXPECT_EQ(read_bytes(path), bytes);
 }
 
+// Regression: LibTorch 1.13 builds a tensor from the storage size, offset, sizes and strides in the pickle
+// without checking them against the record holding its data, so a file whose CRCs match could make a
+// model's parameter read past its data: it loaded without a word, with values from elsewhere in memory.
+// The store checks every storage against its record and every tensor against its storage first.
+TEST(CheckpointStoreDamage, ATensorReachingPastItsDataIsRefusedBeforeLibTorchBuildsIt) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const std::string good = read_bytes(path);
+  // The first storage reference: (..., BININT1 elements, TUPLE, BINPERSID, [BINPUT n,] BININT1 offset.
+  const std::size_t reference = good.find("tQ", record_data(good, "data.pkl"));
+  ASSERT_NE(reference, std::string::npos);
+  ASSERT_EQ(good[reference - 2], 'K') << "the number of elements is a BININT1";
+  const std::size_t offset = reference + (good[reference + 2] == 'q' ? 4 : 2);
+  ASSERT_EQ(good.substr(offset, 2), std::string("K\0", 2)) << "the first tensor starts its storage";
+  const std::pair<std::size_t, std::string> changes[] = {
+      {reference - 1, "elements of 4 bytes, where its record has"},
+      {offset + 1, "rebuilds a tensor that reaches past its storage"}};
+  for (const auto& [at, expected] : changes) {
+    std::string bytes = good;
+    bytes[at] = '\xc8';  // 200
+    bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+    write_bytes(path, bytes);
+    Trainee fresh = make();
+    const auto before = tensors_of(*fresh.module());
+    for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
+                              checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
+      EXPECT_EQ(error.path(), path.string());
+      EXPECT_TRUE(contains(error.what(), "record 'archive/data.pkl' is a pickle LibTorch cannot read safely"))
+          << error.what();
+      EXPECT_TRUE(contains(error.what(), expected)) << error.what();
+    }
+    EXPECT_EQ(difference(before, tensors_of(*fresh.module())), "") << "nothing was loaded";
+    EXPECT_EQ(read_bytes(path), bytes);
+  }
+}
+
 TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges) {
   // The same identity whose tensors no longer fit (its code changed, say): LibTorch alone would
   // replace the parameter by the stored one of another shape.
