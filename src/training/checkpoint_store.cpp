@@ -311,17 +311,17 @@ void verify_zip(int fd, std::uint64_t size) {
     const bool is_source = record.ends_with(".py");
     const bool is_pickle = record.ends_with(".pkl") || record.ends_with(".debug_pkl");
     std::string text;  // a source or a pickle, checked below
-    std::uint64_t size = 0;
+    std::uint64_t record_size = 0;
     // Reading to the end is what makes libzip compare the record's CRC-32.
     for (zip_int64_t got; (got = zip_fread(file.get(), buffer.data(), buffer.size())) != 0;) {
       if (got < 0)
         throw Damaged("record '" + record + "' is corrupted (" + zip_file_strerror(file.get()) + ")");
-      size += static_cast<std::uint64_t>(got);
+      record_size += static_cast<std::uint64_t>(got);
       if (is_version && version.size() < 64) version.append(buffer.data(), static_cast<std::size_t>(got));
       if (is_source || is_pickle) text.append(buffer.data(), static_cast<std::size_t>(got));
     }
     has_version |= is_version;
-    record_sizes[record] = size;
+    record_sizes[record] = record_size;
     // LibTorch compiles the source while it reads the archive, and its compiler crashes on some.
     if (const std::string fault = is_source ? training_detail::attribute_source_fault(text) : "";
         !fault.empty())
