@@ -338,7 +338,8 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
     element_type* raw = nullptr;
     try {
       raw = std::apply(
-          [this](auto&... value) -> element_type* {
+          // [&]: `this` is used only with a factory, and clang warns of an explicit capture left unused.
+          [&](auto&... value) -> element_type* {
             if constexpr (std::is_same_v<F, DefaultFactory>) {
               return new element_type(std::move(value)...);
             } else {
