@@ -19,19 +19,9 @@ targets=("$@")
 jobs="${FUZZ_JOBS:-1}"
 runs="${FUZZ_RUNS_DIR:-$root/fuzz-runs}"
 
-packages=(clang-14 libclang-rt-14-dev g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libtorch-dev libzip-dev)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]})); then
-  echo "fuzz: installing missing Debian packages: ${missing[*]}"
-  as_root=()
-  [[ $(id -u) -eq 0 ]] || as_root=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${as_root[@]}" apt-get update -qq
-  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$root/scripts/packages.sh"
+install_missing_packages fuzz clang-14 libclang-rt-14-dev g++ cmake make pkg-config nlohmann-json3-dev libssl-dev \
+  libtorch-dev libzip-dev
 
 build_dir_of() {
   case "$1" in

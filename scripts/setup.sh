@@ -8,20 +8,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${TORCHSYSTEM_BUILD_DIR:-$root/build}"
+# shellcheck disable=SC2206 # the extra packages are split on spaces on purpose
 packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libzip-dev ${TORCHSYSTEM_EXTRA_PACKAGES:-})
-
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing missing Debian packages: ${missing[*]}"
-  as_root=()
-  [[ $(id -u) -eq 0 ]] || as_root=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${as_root[@]}" apt-get update -qq
-  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$root/scripts/packages.sh"
+install_missing_packages setup "${packages[@]}"
 
 # shellcheck disable=SC2206 # split on spaces on purpose: one configure argument a word
 cmake_arguments=(${TORCHSYSTEM_CMAKE_ARGS:-})

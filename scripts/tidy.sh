@@ -22,19 +22,9 @@ build="${TORCHSYSTEM_TIDY_BUILD_DIR:-$root/build-tidy}"
 jobs="${TORCHSYSTEM_TIDY_JOBS:-$(nproc)}"
 tidy=clang-tidy-14
 
-missing=()
-for package in clang-tidy-14 cmake g++ pkg-config nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev \
-  libbenchmark-dev libtorch-dev libzip-dev; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]})); then
-  echo "tidy: installing missing Debian packages: ${missing[*]}"
-  as_root=()
-  [[ $(id -u) -eq 0 ]] || as_root=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${as_root[@]}" apt-get update -qq
-  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$root/scripts/packages.sh"
+install_missing_packages tidy clang-tidy-14 cmake g++ pkg-config nlohmann-json3-dev libssl-dev libgtest-dev \
+  libgmock-dev libbenchmark-dev libtorch-dev libzip-dev
 
 if [[ ! -f "$build/compile_commands.json" ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null

@@ -187,6 +187,25 @@ std::size_t record_data(const std::string& bytes, const std::string& name_part) 
   return header + 30 + u16(header + 26) + u16(header + 28);
 }
 
+/// Writes `bytes`, their zip CRC-32s made to match, over the checkpoint at `path`, so that the change
+/// gets past the store's CRC check. Loading it into a fresh aggregate and inspecting it must then each
+/// give a CheckpointError naming the file and holding every one of `parts`, and leave both the fresh
+/// model and the file as they were.
+void expect_refused_behind_valid_crcs(const ts::CheckpointStore& store, const fs::path& path,
+                                      std::string bytes, const std::vector<std::string>& parts) {
+  bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
+  write_bytes(path, bytes);
+  Trainee fresh = make();
+  const auto before = tensors_of(*fresh.module());
+  for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
+                            checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
+    EXPECT_EQ(error.path(), path.string());
+    for (const auto& part : parts) EXPECT_TRUE(contains(error.what(), part)) << error.what();
+  }
+  EXPECT_EQ(difference(before, tensors_of(*fresh.module())), "") << "nothing was loaded";
+  EXPECT_EQ(read_bytes(path), bytes);
+}
+
 // --- 1. Round trip ---------------------------------------------------------------------------------------
 
 TEST(CheckpointStoreRoundTrip, LoadRestoresParametersBuffersAndOptimizerStateBitForBit) {
@@ -655,13 +674,7 @@ TEST(CheckpointStoreDamage, AnUnreadableVersionRecordIsRefusedBeforeLibTorchRead
                                      std::string("9\n").replace(0, 1, "\x7f")}) {
     std::string bytes = good;
     bytes.replace(data, 2, version);
-    bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
-    write_bytes(path, bytes);
-    Trainee fresh = make();
-    const auto error = checkpoint_error([&] { store.load(fresh.aggregate()); });
-    EXPECT_EQ(error.path(), path.string());
-    EXPECT_TRUE(contains(error.what(), "its version record is")) << error.what();
-    EXPECT_EQ(read_bytes(path), bytes);
+    expect_refused_behind_valid_crcs(store, path, bytes, {"its version record is"});
   }
   write_bytes(path, good);
   EXPECT_TRUE(store.load(make().aggregate()).has_value()) << "the real version record passes";
@@ -686,18 +699,10 @@ TEST(CheckpointStoreDamage, TorchScriptSourceTheStoreNeverWritesIsRefusedBeforeL
   for (const auto& [from, to] : {std::pair<std::string, std::string>{"__buffers__ = []", "__buffeus__ = []"},
                                  {"step : int", "step = int"}}) {
     std::string bytes = good;
-    const std::size_t change = bytes.find(from, at);
-    bytes.replace(change, from.size(), to);
-    bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
-    write_bytes(path, bytes);
-    Trainee fresh = make();
-    for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
-                              checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
-      EXPECT_EQ(error.path(), path.string());
-      EXPECT_TRUE(contains(error.what(), "holds source the store never writes (line ")) << error.what();
-      EXPECT_TRUE(contains(error.what(), "is not an attribute declaration of a module")) << error.what();
-    }
-    EXPECT_EQ(read_bytes(path), bytes);
+    bytes.replace(bytes.find(from, at), from.size(), to);
+    expect_refused_behind_valid_crcs(
+        store, path, bytes,
+        {"holds source the store never writes (line ", "is not an attribute declaration of a module"});
   }
   write_bytes(path, good);
   EXPECT_TRUE(store.load(make().aggregate()).has_value()) << "the source the store wrote passes";
@@ -719,20 +724,10 @@ TEST(CheckpointStoreDamage, APickleAnnouncingMoreThanItHoldsIsRefusedBeforeLibTo
   ASSERT_GT(text, record_data(bytes, "data.pkl"));
   ASSERT_EQ(bytes[text - 5], 'X');
   bytes.replace(text - 4, 4, "\xf0\xff\xff\x7f");
-  bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
-  write_bytes(path, bytes);
-
-  Trainee fresh = make();
-  for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
-                            checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
-    EXPECT_EQ(error.path(), path.string());
-    EXPECT_TRUE(contains(error.what(),
-                         "record 'archive/data.pkl' is a pickle LibTorch cannot read safely "
-                         "(its opcode 0x58 at byte "))
-        << error.what();
-    EXPECT_TRUE(contains(error.what(), " announces 2147483632 bytes where ")) << error.what();
-  }
-  EXPECT_EQ(read_bytes(path), bytes);
+  expect_refused_behind_valid_crcs(store, path, bytes,
+                                   {"record 'archive/data.pkl' is a pickle LibTorch cannot read safely "
+                                    "(its opcode 0x58 at byte ",
+                                    " announces 2147483632 bytes where "});
 }
 
 // Regression: LibTorch 1.13 builds a tensor from the storage size, offset, sizes and strides in the pickle
@@ -757,19 +752,8 @@ TEST(CheckpointStoreDamage, ATensorReachingPastItsDataIsRefusedBeforeLibTorchBui
   for (const auto& [at, expected] : changes) {
     std::string bytes = good;
     bytes[at] = '\xc8';  // 200
-    bytes = torchsystem::fuzz::with_recomputed_crcs(bytes);
-    write_bytes(path, bytes);
-    Trainee fresh = make();
-    const auto before = tensors_of(*fresh.module());
-    for (const auto& error : {checkpoint_error([&] { store.load(fresh.aggregate()); }),
-                              checkpoint_error([&] { ts::CheckpointStore::inspect(path); })}) {
-      EXPECT_EQ(error.path(), path.string());
-      EXPECT_TRUE(contains(error.what(), "record 'archive/data.pkl' is a pickle LibTorch cannot read safely"))
-          << error.what();
-      EXPECT_TRUE(contains(error.what(), expected)) << error.what();
-    }
-    EXPECT_EQ(difference(before, tensors_of(*fresh.module())), "") << "nothing was loaded";
-    EXPECT_EQ(read_bytes(path), bytes);
+    expect_refused_behind_valid_crcs(
+        store, path, bytes, {"record 'archive/data.pkl' is a pickle LibTorch cannot read safely", expected});
   }
 }
 
