@@ -208,10 +208,6 @@ void fuzz_built(const std::uint8_t* bytes, std::size_t size) {
 }  // namespace
 }  // namespace torchsystem::fuzz
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace torchsystem::fuzz;
   // Anything but the library's own errors escaping is a defect too: a try block here would hide it, so

@@ -67,10 +67,6 @@ void check_same(const Result& a, const Result& b, std::string_view what) {
 }  // namespace
 }  // namespace torchsystem::fuzz
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace torchsystem::fuzz;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
