@@ -151,7 +151,8 @@ struct excluded_kwargs {
 };
 
 /// Builds the object from the parameters when the constructor does not take them as they are: `f`
-/// returns the object itself, a value the object is constructed from, or a std::tuple of such values.
+/// returns the object itself, a value the object is constructed from, a std::tuple of such values, or a
+/// std::unique_ptr to the object (which may be of a class derived from the registered one).
 template <class F>
 struct Factory {
   F function;
@@ -304,6 +305,8 @@ E* construct_from(R&& made) {
   using Made = std::decay_t<R>;
   if constexpr (std::is_same_v<Made, E>) {
     return new E(std::forward<R>(made));
+  } else if constexpr (std::is_convertible_v<Made, std::unique_ptr<E>> && !std::is_null_pointer_v<Made>) {
+    return std::unique_ptr<E>(std::forward<R>(made)).release();
   } else if constexpr (requires { std::tuple_size<Made>::value; }) {
     return std::apply([](auto&&... parts) { return new E(std::forward<decltype(parts)>(parts)...); },
                       std::forward<R>(made));

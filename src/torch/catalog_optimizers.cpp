@@ -1,9 +1,10 @@
 // The catalog's optimizers. Each takes the parameters to optimize first, in code only: they are left
 // out of identity, as the reference's `register(Adam, excluded_args=[0])` does.
 //
-// PyTorch's implementation switches (foreach, fused, capturable, differentiable), `maximize` and Adam's
-// `decoupled_weight_decay` (AdamW is registered for that) have no LibTorch 1.13 equivalent: they keep
-// their place and accept only PyTorch's default.
+// `maximize` is provided by building each (but LBFGS) as a subclass of LibTorch's that can step up the
+// objective (maximizing.hpp). PyTorch's implementation switches (foreach, fused, capturable,
+// differentiable) and Adam's `decoupled_weight_decay` (AdamW is registered for that) have no LibTorch 1.13
+// equivalent: they keep their place and accept only PyTorch's default.
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
@@ -12,6 +13,7 @@
 #include <torch/optim/sgd.h>
 
 #include "catalog_support.hpp"
+#include "maximizing.hpp"
 
 namespace torchsystem::catalog {
 
@@ -42,7 +44,6 @@ void register_optimizers(TorchCatalog& catalog) {
       factory([](Parameters params, double lr, double momentum, double dampening, double weight_decay,
                  bool nesterov, bool maximize, std::optional<bool> foreach, bool differentiable,
                  std::optional<bool> fused) {
-        only_default("maximize", maximize, false);
         only_default("foreach", foreach, std::nullopt);
         only_default("differentiable", differentiable, false);
         only_default("fused", fused, std::nullopt);
@@ -51,7 +52,7 @@ void register_optimizers(TorchCatalog& catalog) {
                            .dampening(dampening)
                            .weight_decay(weight_decay)
                            .nesterov(nesterov);
-        return std::tuple{std::move(params), options};
+        return optim::make_maximizing<torch::optim::SGD>(std::move(params), options, maximize);
       }),
       "params", "lr"_a = 0.001, "momentum"_a = 0.0, "dampening"_a = 0.0, "weight_decay"_a = 0.0,
       "nesterov"_a = false, "maximize"_a = false, "foreach"_a = std::nullopt, "differentiable"_a = false,
@@ -65,14 +66,13 @@ void register_optimizers(TorchCatalog& catalog) {
                  bool capturable, bool differentiable, std::optional<bool> fused,
                  bool decoupled_weight_decay) {
         only_default("foreach", foreach, std::nullopt);
-        only_default("maximize", maximize, false);
         only_default("capturable", capturable, false);
         only_default("differentiable", differentiable, false);
         only_default("fused", fused, std::nullopt);
         only_default("decoupled_weight_decay", decoupled_weight_decay, false);
         auto options =
             torch::optim::AdamOptions(lr).betas(betas).eps(eps).weight_decay(weight_decay).amsgrad(amsgrad);
-        return std::tuple{std::move(params), options};
+        return optim::make_maximizing<torch::optim::Adam>(std::move(params), options, maximize);
       }),
       "params", "lr"_a = 0.001, "betas"_a = std::tuple{0.9, 0.999}, "eps"_a = 1e-8, "weight_decay"_a = 0.0,
       "amsgrad"_a = false, "foreach"_a = std::nullopt, "maximize"_a = false, "capturable"_a = false,
@@ -85,14 +85,13 @@ void register_optimizers(TorchCatalog& catalog) {
       factory([](Parameters params, double lr, std::tuple<double, double> betas, double eps,
                  double weight_decay, bool amsgrad, bool maximize, std::optional<bool> foreach,
                  bool capturable, bool differentiable, std::optional<bool> fused) {
-        only_default("maximize", maximize, false);
         only_default("foreach", foreach, std::nullopt);
         only_default("capturable", capturable, false);
         only_default("differentiable", differentiable, false);
         only_default("fused", fused, std::nullopt);
         auto options =
             torch::optim::AdamWOptions(lr).betas(betas).eps(eps).weight_decay(weight_decay).amsgrad(amsgrad);
-        return std::tuple{std::move(params), options};
+        return optim::make_maximizing<torch::optim::AdamW>(std::move(params), options, maximize);
       }),
       "params", "lr"_a = 0.001, "betas"_a = std::tuple{0.9, 0.999}, "eps"_a = 1e-8, "weight_decay"_a = 0.01,
       "amsgrad"_a = false, "maximize"_a = false, "foreach"_a = std::nullopt, "capturable"_a = false,
@@ -105,7 +104,6 @@ void register_optimizers(TorchCatalog& catalog) {
                  bool differentiable) {
         only_default("capturable", capturable, false);
         only_default("foreach", foreach, std::nullopt);
-        only_default("maximize", maximize, false);
         only_default("differentiable", differentiable, false);
         auto options = torch::optim::RMSpropOptions(lr)
                            .alpha(alpha)
@@ -113,7 +111,7 @@ void register_optimizers(TorchCatalog& catalog) {
                            .weight_decay(weight_decay)
                            .momentum(momentum)
                            .centered(centered);
-        return std::tuple{std::move(params), options};
+        return optim::make_maximizing<torch::optim::RMSprop>(std::move(params), options, maximize);
       }),
       "params", "lr"_a = 0.01, "alpha"_a = 0.99, "eps"_a = 1e-8, "weight_decay"_a = 0.0, "momentum"_a = 0.0,
       "centered"_a = false, "capturable"_a = false, "foreach"_a = std::nullopt, "maximize"_a = false,
@@ -125,7 +123,6 @@ void register_optimizers(TorchCatalog& catalog) {
                  double initial_accumulator_value, double eps, std::optional<bool> foreach, bool maximize,
                  bool differentiable, std::optional<bool> fused) {
         only_default("foreach", foreach, std::nullopt);
-        only_default("maximize", maximize, false);
         only_default("differentiable", differentiable, false);
         only_default("fused", fused, std::nullopt);
         auto options = torch::optim::AdagradOptions(lr)
@@ -133,7 +130,7 @@ void register_optimizers(TorchCatalog& catalog) {
                            .weight_decay(weight_decay)
                            .initial_accumulator_value(initial_accumulator_value)
                            .eps(eps);
-        return std::tuple{std::move(params), options};
+        return optim::make_maximizing<torch::optim::Adagrad>(std::move(params), options, maximize);
       }),
       "params", "lr"_a = 0.01, "lr_decay"_a = 0.0, "weight_decay"_a = 0.0,
       "initial_accumulator_value"_a = 0.0, "eps"_a = 1e-10, "foreach"_a = std::nullopt, "maximize"_a = false,
