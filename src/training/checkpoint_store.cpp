@@ -32,6 +32,8 @@
 
 #include "archive_pickle.hpp"
 #include "archive_source.hpp"
+#include "state_dict.hpp"
+#include "torch_save.hpp"
 #include "torchsystem/entity.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
@@ -43,7 +45,13 @@ namespace {
 namespace fs = std::filesystem;
 using training_detail::message_of;
 
-constexpr std::string_view format_name = "torchsystem-checkpoint/1";
+// Version 2 is torch.save's format (`.pth`); version 1 was LibTorch's archive (`.pt`), still read.
+constexpr std::string_view format_name = "torchsystem-checkpoint/2";
+constexpr std::string_view legacy_format_name = "torchsystem-checkpoint/1";
+// What inspect() reports as the format of a file `torch.save` wrote without the store's metadata.
+constexpr std::string_view python_format_name = "torch.save";
+constexpr std::string_view extension = ".pth";
+constexpr std::string_view legacy_extension = ".pt";
 constexpr std::size_t max_component_size = 200;
 constexpr std::size_t max_file_name_size = 255;  // NAME_MAX of the usual Linux file systems
 constexpr std::string_view temporary_prefix = ".tmp-";
@@ -380,7 +388,7 @@ void pretty_append(std::string& out, const Json& value, std::size_t depth) {
 constexpr const char* members[] = {"model", "criterion", "optimizer"};
 
 /// Checks the shape of the metadata read from an archive; throws Damaged.
-void check_metadata(const Json& metadata) {
+void check_metadata(const Json& metadata, std::string_view format_name) {
   if (!metadata.is_object()) throw Damaged("its metadata are not a JSON object");
   const auto format = metadata.find("format");
   if (format == metadata.end() || !format->is_string())
@@ -403,15 +411,72 @@ void check_metadata(const Json& metadata) {
   if (!metadata.contains("extra")) throw Damaged("its metadata have no \"extra\"");
 }
 
-/// An archive opened, verified and read, with its metadata checked.
+/// A checkpoint opened, verified and read, with its metadata checked: a `.pth` file (`file`) or an
+/// archive of the former format (`archive`).
 struct OpenedCheckpoint {
+  bool legacy = false;
   torch::serialize::InputArchive archive;
+  training_detail::TorchSaveFile file;
+  bool has_identity = true;  ///< false for a file torch.save wrote without the store's metadata
   Json metadata;
   struct stat status {};
 };
 
-/// Opens the checkpoint at `path`; nullopt when it does not exist and `missing_ok`.
-std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok) {
+/// `<name>-<hash>` of a file name stem, split at the last '-' (a hash has none); nullopt if invalid.
+std::optional<std::pair<std::string, std::string>> identity_of_stem(std::string_view stem) {
+  const auto dash = stem.rfind('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const std::string_view name = stem.substr(0, dash), hash = stem.substr(dash + 1);
+  if (!component_fault(name).empty() || !component_fault(hash).empty()) return std::nullopt;
+  return std::pair{std::string(name), std::string(hash)};
+}
+
+/// The metadata of a `.pth` file: the store's own (under "torchsystem"), or, for a file in the
+/// reference's layout {"epoch", "nn", "optimizer"}, what its file name and epoch tell.
+void read_pth_metadata(const fs::path& path, OpenedCheckpoint& opened) {
+  using training_detail::PyNode;
+  const PyNode* root = opened.file.tree.root;
+  if (root->kind != PyNode::Kind::dict)
+    throw Damaged("it holds " + training_detail::describe(root) + ", not a checkpoint's dict");
+  const PyNode* epoch = root->find("epoch");
+  if (epoch == nullptr || epoch->kind != PyNode::Kind::integer || epoch->integer < 0)
+    throw Damaged("it has no \"epoch\" int >= 0 (a checkpoint holds {\"epoch\", \"nn\", \"optimizer\"})");
+  for (const char* key : {"nn", "optimizer"}) {
+    const PyNode* member = root->find(key);
+    if (member == nullptr || member->kind != PyNode::Kind::dict)
+      throw Damaged(std::string("it has no \"") + key +
+                    "\" dict (a checkpoint holds {\"epoch\", \"nn\", \"optimizer\"})");
+  }
+  if (const PyNode* metadata = root->find("torchsystem")) {
+    try {
+      opened.metadata = training_detail::to_json(metadata);
+    } catch (const training_detail::PickleError& e) {
+      throw Damaged(std::string("its \"torchsystem\" metadata are not plain data: ") + e.what());
+    }
+    check_metadata(opened.metadata, format_name);
+    if (opened.metadata["epoch"].get<std::int64_t>() != epoch->integer)
+      throw Damaged("its metadata say epoch " + opened.metadata["epoch"].dump() + ", its \"epoch\" " +
+                    std::to_string(epoch->integer));
+    return;
+  }
+  const auto identity = identity_of_stem(path.stem().string());
+  if (!identity)
+    throw Damaged(
+        "it has no \"torchsystem\" metadata and its file name is not <name>-<hash>.pth, so its identity is "
+        "unknown");
+  opened.has_identity = false;
+  opened.metadata = Json::object();
+  opened.metadata["format"] = std::string(python_format_name);
+  opened.metadata["model"] = {{"name", identity->first}, {"hash", identity->second}, {"arguments", nullptr}};
+  opened.metadata["criterion"] = nullptr;
+  opened.metadata["optimizer"] = nullptr;
+  opened.metadata["epoch"] = epoch->integer;
+  opened.metadata["extra"] = Json::object();
+}
+
+/// Opens the checkpoint at `path`; nullopt when it does not exist and `missing_ok`. A `.pt` file is
+/// read as the former format; anything else as torch.save's, with its tensors when `with_tensors`.
+std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok, bool with_tensors) {
   const std::string display = path.string();
   Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
@@ -424,6 +489,22 @@ std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missi
     throw CheckpointError(display, "cannot read its status: " + errno_text(errno));
   if (!S_ISREG(opened.status.st_mode)) throw CheckpointError(display, "not a regular file");
   const auto size = static_cast<std::uint64_t>(opened.status.st_size);
+  if (path.extension() != legacy_extension) {
+    try {
+      opened.file = training_detail::read_torch_save(fd.get(), size, with_tensors);
+      read_pth_metadata(path, opened);
+    } catch (const training_detail::ArchiveError& e) {
+      throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
+    } catch (const training_detail::StateError& e) {
+      throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
+    } catch (const Damaged& e) {
+      throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
+    } catch (const std::system_error& e) {
+      throw CheckpointError(display, "cannot read: " + errno_text(e.code().value()));
+    }
+    return opened;
+  }
+  opened.legacy = true;
   try {
     verify_zip(fd.get(), size);
     // Read through the same descriptor: a save renaming another file over the path meanwhile cannot mix
@@ -455,7 +536,7 @@ std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missi
     } catch (const JsonError& e) {
       throw Damaged(std::string("its metadata are not valid JSON: ") + e.what());
     }
-    check_metadata(opened.metadata);
+    check_metadata(opened.metadata, legacy_format_name);
   } catch (const Damaged& e) {
     throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
   } catch (const std::system_error& e) {
@@ -558,34 +639,6 @@ class Snapshot {
   bool state_kept_ = false;
 };
 
-/// LibTorch 1.13 cannot save the state of an LBFGS optimizer that has made fewer iterations than its
-/// history holds: `al`, scratch space sized to `history_size` on the first step, keeps undefined tensors
-/// past the iterations made, and writing an undefined tensor throws. Every step writes an entry of `al`
-/// before it reads it, so while the archive is written those entries are empty tensors; they are undefined
-/// again afterwards, so saving leaves the optimizer as it was.
-class LbfgsScratchFilled {
- public:
-  explicit LbfgsScratchFilled(torch::optim::Optimizer& optimizer) {
-    for (auto& [key, state] : optimizer.state()) {
-      auto* lbfgs = dynamic_cast<torch::optim::LBFGSParamState*>(state.get());
-      if (lbfgs == nullptr || !lbfgs->al()) continue;
-      for (torch::Tensor& entry : *lbfgs->al()) {
-        if (entry.defined()) continue;
-        entry = torch::empty({0});
-        filled_.push_back(&entry);
-      }
-    }
-  }
-  ~LbfgsScratchFilled() {
-    for (torch::Tensor* entry : filled_) entry->reset();
-  }
-  LbfgsScratchFilled(const LbfgsScratchFilled&) = delete;
-  LbfgsScratchFilled& operator=(const LbfgsScratchFilled&) = delete;
-
- private:
-  std::vector<torch::Tensor*> filled_;
-};
-
 }  // namespace
 
 // -------------------------------------------------------------------------------------------------------------
@@ -608,16 +661,17 @@ std::filesystem::path CheckpointStore::path_for(std::string_view name, std::stri
     }
   }
   const std::string stem = std::string(name) + "-" + std::string(hash);
-  if (stem.size() + 5 > max_file_name_size) {  // + ".json", the longer of the two files
+  if (stem.size() + 5 > max_file_name_size) {  // + ".json", the longest of the files
     throw CheckpointError(directory_.string(), "the checkpoint file name " + quote_value(stem) +
-                                                   ".pt is longer than " +
+                                                   ".pth is longer than " +
                                                    std::to_string(max_file_name_size - 5) + " bytes");
   }
-  return directory_ / (stem + ".pt");
+  return directory_ / (stem + std::string(extension));
 }
 
 CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::int64_t epoch,
                                      const Json& extra) const {
+  using namespace training_detail;
   require_member(aggregate.model.get(), directory_, "save", "model");
   Json metadata = Json::object();
   metadata["format"] = std::string(format_name);
@@ -632,30 +686,24 @@ CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::in
   metadata["optimizer"] = entity_metadata(aggregate.optimizer);
   metadata["epoch"] = epoch;
   metadata["extra"] = extra;
-  std::string text;
   std::string readable;
+  PyTree tree;
+  TensorTable tensors;
   try {
-    text = dumps(metadata);
     pretty_append(readable, metadata, 0);
     readable += '\n';
+    // The reference's layout {"epoch", "nn", "optimizer"}, with the criterion's state and the identity
+    // beside it.
+    PyNode* root = tree.dict();
+    tree.set(root, "epoch", tree.integer(epoch));
+    tree.set(root, "nn", module_state_dict(tree, tensors, *aggregate.model));
+    tree.set(root, "optimizer", optimizer_state_dict(tree, tensors, *aggregate.optimizer));
+    tree.set(root, "criterion", module_state_dict(tree, tensors, *aggregate.criterion));
+    tree.set(root, "torchsystem", from_json(tree, metadata));
+    tree.root = root;
   } catch (const Error& e) {
     throw CheckpointError(path.string(),
                           std::string("cannot save: the metadata cannot be written as JSON: ") + e.what());
-  }
-
-  torch::serialize::OutputArchive archive;
-  try {
-    torch::serialize::OutputArchive model(archive.compilation_unit());
-    aggregate.model->save(model);
-    archive.write("model", model);
-    torch::serialize::OutputArchive criterion(archive.compilation_unit());
-    aggregate.criterion->save(criterion);
-    archive.write("criterion", criterion);
-    torch::serialize::OutputArchive optimizer(archive.compilation_unit());
-    const LbfgsScratchFilled filled(*aggregate.optimizer);
-    aggregate.optimizer->save(optimizer);
-    archive.write("optimizer", optimizer);
-    archive.write("metadata", c10::IValue(text));
   } catch (const std::exception& e) {
     throw CheckpointError(path.string(), "cannot save: " + message_of(e));
   }
@@ -668,9 +716,10 @@ CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::in
   // describes a save that did not complete (after a crash between the two it describes the previous one).
   struct stat status {};
   {
-    AtomicFile file(path, ".pt");
+    AtomicFile file(path, extension);
     try {
-      archive.save_to([&](const void* data, std::size_t size) { return file.write(data, size); });
+      write_torch_save(tree, tensors,
+                       [&](const void* data, std::size_t size) { return file.write(data, size); });
     } catch (const std::exception& e) {
       if (file.error() != 0) file.fail("cannot write " + file.temporary().string(), file.error());
       throw CheckpointError(path.string(), "cannot save: " + message_of(e));
@@ -684,22 +733,19 @@ CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::in
     file.write(readable.data(), readable.size());
     file.commit();
   }
+  // The former format's file of this identity is older than what was just saved.
+  fs::path legacy = path;
+  legacy.replace_extension(legacy_extension);
+  ::unlink(legacy.c_str());
   return describe(path, std::move(metadata), status);
 }
 
-std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& aggregate) const {
-  require_member(aggregate.model.get(), directory_, "load", "model");
-  const Json model = entity_metadata(aggregate.model);
-  const fs::path path = path_for(model["name"].get<std::string>(), model["hash"].get<std::string>());
-  require_member(aggregate.criterion.get(), path, "load", "criterion");
-  require_member(aggregate.optimizer.get(), path, "load", "optimizer");
-  const Json asked[] = {model, entity_metadata(aggregate.criterion), entity_metadata(aggregate.optimizer)};
+namespace {
 
-  auto opened = open_checkpoint(path, true);
-  if (!opened) return std::nullopt;
-  const std::string display = path.string();
+/// Refuses a checkpoint whose identity differs from the aggregate's.
+void check_identity(const std::string& display, const Json& metadata, const Json (&asked)[3]) {
   for (std::size_t i = 0; i < 3; ++i) {
-    const Json& saved = opened->metadata[members[i]];
+    const Json& saved = metadata[members[i]];
     // Compared as text: exact for every value (NaN included), key order included, as the hash is.
     const std::string saved_text = dumps(saved), asked_text = dumps(asked[i]);
     if (saved_text != asked_text) {
@@ -707,10 +753,13 @@ std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& agg
                                          saved_text + ", asked " + asked_text);
     }
   }
+}
 
+/// Restores a checkpoint of the former format (LibTorch's archive).
+void load_legacy(const TrainingAggregate& aggregate, OpenedCheckpoint& opened, const std::string& display) {
   torch::serialize::InputArchive parts[3];
   for (std::size_t i = 0; i < 3; ++i) {
-    if (!opened->archive.try_read(members[i], parts[i]))
+    if (!opened.archive.try_read(members[i], parts[i]))
       throw CheckpointError(
           display, std::string("not a readable checkpoint: it has no \"") + members[i] + "\" record");
   }
@@ -736,11 +785,61 @@ std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& agg
     throw CheckpointError(display, std::string("cannot restore the ") + members[member] +
                                        " (nothing was changed): " + message_of(e));
   }
+}
+
+/// Restores a `.pth` checkpoint: every tensor and the optimizer's state are checked and built first,
+/// then copied in, which allocates nothing and so cannot fail midway.
+void load_pth(const TrainingAggregate& aggregate, const OpenedCheckpoint& opened,
+              const std::string& display) {
+  using namespace training_detail;
+  const PyNode* root = opened.file.tree.root;
+  const StorageTable& storages = opened.file.storages;
+  std::vector<PreparedLoad> loads;
+  try {
+    loads.push_back(prepare_module_load(*aggregate.model, root->find("nn"), storages, "nn"));
+    if (const PyNode* criterion = root->find("criterion"))
+      loads.push_back(prepare_module_load(*aggregate.criterion, criterion, storages, "criterion"));
+    loads.push_back(
+        prepare_optimizer_load(*aggregate.optimizer, root->find("optimizer"), storages, "optimizer"));
+  } catch (const StateError& e) {
+    throw CheckpointError(display, std::string("does not fit the aggregate: ") + e.what());
+  } catch (const std::exception& e) {
+    throw CheckpointError(display, "not a readable checkpoint: " + message_of(e));
+  }
+  for (const PreparedLoad& load : loads) load();
+}
+
+}  // namespace
+
+std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& aggregate) const {
+  require_member(aggregate.model.get(), directory_, "load", "model");
+  const Json model = entity_metadata(aggregate.model);
+  fs::path path = path_for(model["name"].get<std::string>(), model["hash"].get<std::string>());
+  require_member(aggregate.criterion.get(), path, "load", "criterion");
+  require_member(aggregate.optimizer.get(), path, "load", "optimizer");
+  const Json asked[] = {model, entity_metadata(aggregate.criterion), entity_metadata(aggregate.optimizer)};
+
+  auto opened = open_checkpoint(path, true, true);
+  if (!opened) {
+    // A run saved in the former format resumes; its next save writes the new one.
+    path.replace_extension(legacy_extension);
+    opened = open_checkpoint(path, true, true);
+    if (!opened) return std::nullopt;
+  }
+  const std::string display = path.string();
+  // A file torch.save wrote in the reference's layout carries no metadata: its identity is its name,
+  // which is the aggregate's, and its tensors are checked against the aggregate's below.
+  if (opened->has_identity) check_identity(display, opened->metadata, asked);
+  if (opened->legacy) {
+    load_legacy(aggregate, *opened, display);
+  } else {
+    load_pth(aggregate, *opened, display);
+  }
   return describe(path, std::move(opened->metadata), opened->status);
 }
 
 CheckpointInfo CheckpointStore::inspect(const std::filesystem::path& path) {
-  auto opened = open_checkpoint(path, false);
+  auto opened = open_checkpoint(path, false, false);
   return describe(path, std::move(opened->metadata), opened->status);
 }
 
@@ -756,15 +855,24 @@ std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged,
 
   std::vector<fs::path> candidates;
   for (fs::directory_iterator it(directory_, error), end; !error && it != end; it.increment(error)) {
-    const std::string file = it->path().filename().string();
-    if (file.starts_with('.') || !file.ends_with(".pt")) continue;  // hidden files, temporary files of a save
-    if (!is_identity_stem(std::string_view(file).substr(0, file.size() - 3))) continue;
+    const fs::path& file = it->path();
+    const std::string name = file.filename().string();
+    if (name.starts_with('.')) continue;  // hidden files, temporary files of a save
+    if (file.extension() != extension && file.extension() != legacy_extension) continue;
+    if (!is_identity_stem(file.stem().string())) continue;
     std::error_code type_error;
     if (!it->is_regular_file(type_error)) continue;
-    candidates.push_back(it->path());
+    candidates.push_back(file);
   }
   if (error) throw CheckpointError(directory_.string(), "cannot read the directory: " + error.message());
   std::sort(candidates.begin(), candidates.end());
+  // Where both formats hold one identity, the `.pth` is the newer (a save removes the `.pt`).
+  std::erase_if(candidates, [&](const fs::path& file) {
+    if (file.extension() != legacy_extension) return false;
+    fs::path newer = file;
+    newer.replace_extension(extension);
+    return std::binary_search(candidates.begin(), candidates.end(), newer);
+  });
 
   std::vector<CheckpointInfo> found;
   for (const fs::path& candidate : candidates) {
@@ -772,11 +880,11 @@ std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged,
       CheckpointInfo info = inspect(candidate);
       std::string expected;
       try {
-        expected = path_for(info.name, info.hash).filename().string();
+        expected = path_for(info.name, info.hash).stem().string();
       } catch (const CheckpointError&) {
         expected = "(an invalid identity)";
       }
-      if (expected != candidate.filename().string()) {
+      if (expected != candidate.stem().string()) {
         throw CheckpointError(candidate.string(),
                               "holds the checkpoint of " + quote_value(info.name + "-" + info.hash) +
                                   ", not the one its file name says (copied or renamed?)");
