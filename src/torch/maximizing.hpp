@@ -8,6 +8,7 @@
 #pragma once
 
 #include <torch/optim/optimizer.h>
+#include <torch/utils.h>
 
 #include <memory>
 #include <utility>

@@ -1,8 +1,6 @@
 // The optimizers' maximize flag (see torchsystem/torch/optimizers.hpp and maximizing.hpp).
 #include "torchsystem/torch/optimizers.hpp"
 
-#include <torch/autograd.h>
-
 #include "maximizing.hpp"
 #include "torchsystem/error.hpp"
 
