@@ -5,6 +5,8 @@
 #include "torchsystem/torch/activations.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
+#include "torchsystem/torch/optimizers.hpp"
+#include "torchsystem/torch/transformer.hpp"
 #include "torchsystem/torch/upsample.hpp"
 #include "torchsystem/torch/values.hpp"
 #include "torchsystem/torchsystem.hpp"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "catalog_support.hpp"
+#include "torchsystem/torch/transformer.hpp"
 
 namespace torchsystem::catalog {
 namespace {
@@ -279,12 +280,13 @@ void register_layers(TorchCatalog& catalog) {
   register_batch_norm<torch::nn::BatchNorm1d>(modules);
   register_batch_norm<torch::nn::BatchNorm2d>(modules);
   register_batch_norm<torch::nn::BatchNorm3d>(modules);
-  modules.register_class<torch::nn::LayerNorm(IntOrTupleAny, double, bool, bool)>(
+  // The project's LayerNorm (transformer.hpp): LibTorch 1.13's has no bias=False (PyTorch >= 2.1).
+  modules.register_class<torchsystem::nn::LayerNorm(IntOrTupleAny, double, bool, bool)>(
       factory([](IntOrTupleAny normalized_shape, double eps, bool elementwise_affine, bool bias) {
-        only_default("bias", bias, true);
-        return torch::nn::LayerNormOptions(normalized_shape.as_vector(1))
+        return torchsystem::nn::LayerNormOptions(normalized_shape.as_vector(1))
             .eps(eps)
-            .elementwise_affine(elementwise_affine);
+            .elementwise_affine(elementwise_affine)
+            .bias(bias);
       }),
       "normalized_shape", "eps"_a = 1e-5, "elementwise_affine"_a = true, "bias"_a = true);
   modules.register_class<torch::nn::GroupNorm(std::int64_t, std::int64_t, double, bool)>(

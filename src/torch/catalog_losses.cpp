@@ -1,7 +1,8 @@
 // The catalog's loss modules.
 //
 // Most of PyTorch's losses keep the deprecated `size_average` and `reduce` in their signature, before
-// `reduction`. LibTorch has only `reduction`, so both keep their place and accept only None.
+// `reduction`. LibTorch has only `reduction`; when either is given, PyTorch replaces `reduction` with the
+// one they stand for, and so does the catalog.
 #include <torch/nn/modules/loss.h>
 
 #include "catalog_support.hpp"
@@ -10,13 +11,16 @@ namespace torchsystem::catalog {
 
 namespace {
 
-/// PyTorch's deprecated `size_average` or `reduce`: None, or a bool LibTorch cannot honour.
+/// PyTorch's deprecated `size_average` or `reduce`: None, or a bool.
 using Deprecated = std::optional<bool>;
 
-/// Refuses a value of PyTorch's deprecated `size_average` and `reduce` other than None.
-void deprecated_arguments(const Deprecated& size_average, const Deprecated& reduce) {
-  only_default("size_average", size_average, std::nullopt);
-  only_default("reduce", reduce, std::nullopt);
+/// The reduction PyTorch's losses use: `reduction`, unless size_average or reduce is given, which then
+/// stand for one (PyTorch's _Reduction.legacy_get_string; None counts as true).
+std::string legacy_reduction(const Deprecated& size_average, const Deprecated& reduce,
+                             const std::string& reduction) {
+  if (!size_average && !reduce) return reduction;
+  if (!reduce.value_or(true)) return "none";
+  return size_average.value_or(true) ? "mean" : "sum";
 }
 
 /// LibTorch's reduction for PyTorch's 'none' | 'mean' | 'sum'.
@@ -33,7 +37,7 @@ template <class Loss>
 void register_reduction_loss(Registry<torch::nn::Module>& losses) {
   losses.register_class<Loss(Deprecated, Deprecated, std::string)>(
       factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return OptionsOf<Loss>().reduction(reduction_of<OptionsOf<Loss>>(reduction));
       }),
       "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
@@ -44,7 +48,7 @@ template <class Loss>
 void register_margin_loss(Registry<torch::nn::Module>& losses, double default_margin) {
   losses.register_class<Loss(double, Deprecated, Deprecated, std::string)>(
       factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return OptionsOf<Loss>().margin(margin).reduction(reduction_of<OptionsOf<Loss>>(reduction));
       }),
       "margin"_a = default_margin, "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
@@ -59,7 +63,7 @@ void register_losses(TorchCatalog& catalog) {
                                                     std::string, double)>(
       factory([](torch::Tensor weight, Deprecated size_average, std::int64_t ignore_index, Deprecated reduce,
                  std::string reduction, double label_smoothing) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::CrossEntropyLossOptions()
             .weight(weight)
             .ignore_index(ignore_index)
@@ -72,7 +76,7 @@ void register_losses(TorchCatalog& catalog) {
   losses.register_class<torch::nn::NLLLoss(torch::Tensor, Deprecated, std::int64_t, Deprecated, std::string)>(
       factory([](torch::Tensor weight, Deprecated size_average, std::int64_t ignore_index, Deprecated reduce,
                  std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::NLLLossOptions()
             .weight(weight)
             .ignore_index(ignore_index)
@@ -87,7 +91,7 @@ void register_losses(TorchCatalog& catalog) {
 
   losses.register_class<torch::nn::SmoothL1Loss(Deprecated, Deprecated, std::string, double)>(
       factory([](Deprecated size_average, Deprecated reduce, std::string reduction, double beta) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::SmoothL1LossOptions()
             .reduction(reduction_of<torch::nn::SmoothL1LossOptions>(reduction))
             .beta(beta);
@@ -105,7 +109,7 @@ void register_losses(TorchCatalog& catalog) {
 
   losses.register_class<torch::nn::BCELoss(torch::Tensor, Deprecated, Deprecated, std::string)>(
       factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::BCELossOptions().weight(weight).reduction(
             reduction_of<torch::nn::BCELossOptions>(reduction));
       }),
@@ -116,7 +120,7 @@ void register_losses(TorchCatalog& catalog) {
                                                      torch::Tensor)>(
       factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction,
                  torch::Tensor pos_weight) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::BCEWithLogitsLossOptions()
             .weight(weight)
             .reduction(reduction_of<torch::nn::BCEWithLogitsLossOptions>(reduction))
@@ -127,7 +131,7 @@ void register_losses(TorchCatalog& catalog) {
 
   losses.register_class<torch::nn::KLDivLoss(Deprecated, Deprecated, std::string, bool)>(
       factory([](Deprecated size_average, Deprecated reduce, std::string reduction, bool log_target) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::KLDivLossOptions()
             .reduction(enum_option<torch::nn::KLDivLossOptions::reduction_t>(
                 "reduction", reduction, {"none", "batchmean", "sum", "mean"}))
@@ -146,7 +150,7 @@ void register_losses(TorchCatalog& catalog) {
                                                      std::string)>(
       factory([](double margin, double p, double eps, bool swap, Deprecated size_average, Deprecated reduce,
                  std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::TripletMarginLossOptions().margin(margin).p(p).eps(eps).swap(swap).reduction(
             reduction_of<torch::nn::TripletMarginLossOptions>(reduction));
       }),
@@ -156,7 +160,7 @@ void register_losses(TorchCatalog& catalog) {
   losses.register_class<torch::nn::PoissonNLLLoss(bool, bool, Deprecated, double, Deprecated, std::string)>(
       factory([](bool log_input, bool full, Deprecated size_average, double eps, Deprecated reduce,
                  std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::PoissonNLLLossOptions().log_input(log_input).full(full).eps(eps).reduction(
             reduction_of<torch::nn::PoissonNLLLossOptions>(reduction));
       }),
@@ -170,7 +174,7 @@ void register_losses(TorchCatalog& catalog) {
   losses.register_class<torch::nn::MultiLabelSoftMarginLoss(torch::Tensor, Deprecated, Deprecated,
                                                             std::string)>(
       factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::MultiLabelSoftMarginLossOptions().weight(weight).reduction(
             reduction_of<torch::nn::MultiLabelSoftMarginLossOptions>(reduction));
       }),
@@ -181,7 +185,7 @@ void register_losses(TorchCatalog& catalog) {
                                                    Deprecated, std::string)>(
       factory([](std::int64_t p, double margin, torch::Tensor weight, Deprecated size_average,
                  Deprecated reduce, std::string reduction) {
-        deprecated_arguments(size_average, reduce);
+        reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::MultiMarginLossOptions().p(p).margin(margin).weight(weight).reduction(
             reduction_of<torch::nn::MultiMarginLossOptions>(reduction));
       }),

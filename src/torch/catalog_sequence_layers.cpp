@@ -1,12 +1,11 @@
 // The catalog's recurrent, attention, transformer, shape and resampling modules.
-#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pixelshuffle.h>
 #include <torch/nn/modules/rnn.h>
-#include <torch/nn/modules/transformerlayer.h>
 #include <torch/nn/modules/upsampling.h>
 
 #include "catalog_support.hpp"
+#include "torchsystem/torch/transformer.hpp"
 #include "torchsystem/torch/upsample.hpp"
 
 namespace torchsystem::catalog {
@@ -25,33 +24,23 @@ torch::nn::activation_t transformer_activation(const std::string& activation) {
                     enum_option<Named>("activation", activation, {"relu", "gelu"}));
 }
 
-/// LibTorch 1.13's MultiheadAttention::forward requires key and value of the same shape, so a module
-/// whose kdim and vdim differ (PyTorch allows it) could never run.
-void same_key_and_value_dims(std::int64_t kdim, std::int64_t vdim) {
-  if (kdim == vdim) return;
-  throw ArgumentError("vdim",
-                      "LibTorch 1.13's MultiheadAttention requires key and value of the same shape, so "
-                      "vdim (None stands for embed_dim) must equal kdim (" +
-                          std::to_string(kdim) + "), got " + std::to_string(vdim));
-}
-
-/// TransformerEncoderLayer and TransformerDecoderLayer share PyTorch's signature.
+/// TransformerEncoderLayer and TransformerDecoderLayer share PyTorch's signature. They are the
+/// project's (transformer.hpp): LibTorch 1.13's have no layer_norm_eps, batch_first, norm_first or bias.
 template <class Layer>
 void register_transformer_layer(Registry<torch::nn::Module>& modules) {
-  using Options = std::decay_t<decltype(std::declval<typename Layer::ContainedType&>().options)>;
   modules.register_class<Layer(std::int64_t, std::int64_t, std::int64_t, double, std::string, double, bool,
                                bool, bool)>(
       factory([](std::int64_t d_model, std::int64_t nhead, std::int64_t dim_feedforward, double dropout,
                  std::string activation, double layer_norm_eps, bool batch_first, bool norm_first,
                  bool bias) {
-        only_default("layer_norm_eps", layer_norm_eps, 1e-5);
-        only_default("batch_first", batch_first, false);
-        only_default("norm_first", norm_first, false);
-        only_default("bias", bias, true);
-        return Options(d_model, nhead)
+        return torchsystem::nn::TransformerLayerOptions(d_model, nhead)
             .dim_feedforward(dim_feedforward)
             .dropout(dropout)
-            .activation(transformer_activation(activation));
+            .activation(transformer_activation(activation))
+            .layer_norm_eps(layer_norm_eps)
+            .batch_first(batch_first)
+            .norm_first(norm_first)
+            .bias(bias);
       }),
       "d_model", "nhead", "dim_feedforward"_a = std::int64_t{2048}, "dropout"_a = 0.1,
       "activation"_a = std::string("relu"), "layer_norm_eps"_a = 1e-5, "batch_first"_a = false,
@@ -119,27 +108,27 @@ void register_sequence_layers(TorchCatalog& catalog) {
       }),
       "input_size", "hidden_size", "bias"_a = true);
 
-  modules.register_class<torch::nn::MultiheadAttention(std::int64_t, std::int64_t, double, bool, bool, bool,
-                                                       std::optional<std::int64_t>,
-                                                       std::optional<std::int64_t>, bool)>(
+  // The project's MultiheadAttention: LibTorch 1.13's has no batch_first and cannot run with kdim != vdim.
+  modules.register_class<torchsystem::nn::MultiheadAttention(std::int64_t, std::int64_t, double, bool, bool,
+                                                             bool, std::optional<std::int64_t>,
+                                                             std::optional<std::int64_t>, bool)>(
       factory([](std::int64_t embed_dim, std::int64_t num_heads, double dropout, bool bias, bool add_bias_kv,
                  bool add_zero_attn, std::optional<std::int64_t> kdim, std::optional<std::int64_t> vdim,
                  bool batch_first) {
-        only_default("batch_first", batch_first, false);
-        same_key_and_value_dims(kdim.value_or(embed_dim), vdim.value_or(embed_dim));
-        return torch::nn::MultiheadAttentionOptions(embed_dim, num_heads)
+        return torchsystem::nn::MultiheadAttentionOptions(embed_dim, num_heads)
             .dropout(dropout)
             .bias(bias)
             .add_bias_kv(add_bias_kv)
             .add_zero_attn(add_zero_attn)
             .kdim(kdim.value_or(embed_dim))
-            .vdim(vdim.value_or(embed_dim));
+            .vdim(vdim.value_or(embed_dim))
+            .batch_first(batch_first);
       }),
       "embed_dim", "num_heads", "dropout"_a = 0.0, "bias"_a = true, "add_bias_kv"_a = false,
       "add_zero_attn"_a = false, "kdim"_a = std::nullopt, "vdim"_a = std::nullopt, "batch_first"_a = false);
 
-  register_transformer_layer<torch::nn::TransformerEncoderLayer>(modules);
-  register_transformer_layer<torch::nn::TransformerDecoderLayer>(modules);
+  register_transformer_layer<torchsystem::nn::TransformerEncoderLayer>(modules);
+  register_transformer_layer<torchsystem::nn::TransformerDecoderLayer>(modules);
 
   modules.register_class<torch::nn::Flatten(std::int64_t, std::int64_t)>(
       factory([](std::int64_t start_dim, std::int64_t end_dim) {
@@ -167,7 +156,6 @@ void register_sequence_layers(TorchCatalog& catalog) {
           factory([](std::optional<IntOrTupleAny> size, std::optional<FloatOrTupleAny> scale_factor,
                      std::string mode, std::optional<bool> align_corners,
                      std::optional<bool> recompute_scale_factor) {
-            only_default("recompute_scale_factor", recompute_scale_factor, std::nullopt);
             if (size && scale_factor) {
               throw ArgumentError("scale_factor", "only one of size and scale_factor may be given");
             }
@@ -176,7 +164,8 @@ void register_sequence_layers(TorchCatalog& catalog) {
                 .scale_factor(std::move(scale_factor))
                 .mode(enum_option<UpsampleMode>("mode", mode,
                                                 {"nearest", "linear", "bilinear", "bicubic", "trilinear"}))
-                .align_corners(align_corners);
+                .align_corners(align_corners)
+                .recompute_scale_factor(recompute_scale_factor);
           }),
           "size"_a = std::nullopt, "scale_factor"_a = std::nullopt, "mode"_a = std::string("nearest"),
           "align_corners"_a = std::nullopt, "recompute_scale_factor"_a = std::nullopt);

@@ -31,6 +31,7 @@ torch::Tensor UpsampleImpl::forward(const torch::Tensor& input) {
   const auto spatial = static_cast<std::size_t>(input.dim() - 2);
   auto functional = torch::nn::functional::InterpolateFuncOptions().mode(options.mode());
   if (options.align_corners()) functional.align_corners(*options.align_corners());
+  if (options.recompute_scale_factor()) functional.recompute_scale_factor(*options.recompute_scale_factor());
   if (options.size()) functional.size(options.size()->as_vector(spatial));
   if (options.scale_factor()) functional.scale_factor(options.scale_factor()->as_vector(spatial));
   return torch::nn::functional::interpolate(input, functional);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "torch_test_support.hpp"
+#include "torchsystem/torch/transformer.hpp"
 
 namespace {
 
@@ -389,25 +390,35 @@ TEST(CatalogLayersNorm, BatchNorm3dWithoutRunningStatsUsesBatchStatistics) {
 }
 
 TEST(CatalogLayersNorm, LayerNormListOrInt) {
-  auto norm = torch_test::build<torch::nn::LayerNorm>(
+  auto norm = torch_test::build<torchsystem::nn::LayerNorm>(
       R"({"name": "LayerNorm", "arguments": {"normalized_shape": [2, 3], "eps": 0.001,
           "elementwise_affine": false, "bias": true}})");
   EXPECT_TRUE(norm->parameters().empty());
   const auto x = torch::randn({4, 2, 3});
   EXPECT_TRUE(torch::allclose(norm(x), F::layer_norm(x, F::LayerNormFuncOptions({2, 3}).eps(0.001))));
-  auto last = torch_test::build<torch::nn::LayerNorm>(
+  auto last = torch_test::build<torchsystem::nn::LayerNorm>(
       R"({"name": "LayerNorm", "arguments": {"normalized_shape": 3}})");
   EXPECT_EQ(last->options.normalized_shape(), (Shape{3}));
   EXPECT_EQ(shape(last->weight), (Shape{3}));
   EXPECT_TRUE(torch::allclose(last(x), F::layer_norm(x, F::LayerNormFuncOptions({3})), 1e-5, 1e-6));
 }
 
-TEST(CatalogLayersNorm, LayerNormBiasFalseIsRefused) {
-  EXPECT_EQ(
-      torch_test::build_error(
-          R"({"name": "LayerNorm", "arguments": {"normalized_shape": 4, "bias": false}})"),
-      "LayerNorm.bias: LibTorch 1.13 has no equivalent of this parameter; only PyTorch's default true is "
-      "accepted, got false");
+// PyTorch >= 2.1: bias=False keeps the weight and drops the bias.
+TEST(CatalogLayersNorm, LayerNormWithoutBias) {
+  auto norm = torch_test::build<torchsystem::nn::LayerNorm>(
+      R"({"name": "LayerNorm", "arguments": {"normalized_shape": 4, "eps": 0.01, "bias": false}})");
+  ASSERT_EQ(norm->named_parameters().keys(), (std::vector<std::string>{"weight"}));
+  EXPECT_FALSE(norm->bias.defined());
+  {
+    torch::NoGradGuard no_grad;
+    norm->weight.copy_(torch::tensor({0.5F, -1.0F, 2.0F, 3.0F}));
+  }
+  const auto x = torch::randn({3, 4});
+  EXPECT_TRUE(torch::allclose(
+      norm(x), F::layer_norm(x, F::LayerNormFuncOptions({4}).eps(0.01).weight(norm->weight)), 1e-5, 1e-6));
+  auto neither = torch_test::build<torchsystem::nn::LayerNorm>(
+      R"({"name": "LayerNorm", "arguments": {"normalized_shape": 4, "elementwise_affine": false, "bias": false}})");
+  EXPECT_TRUE(neither->named_parameters().is_empty());
 }
 
 TEST(CatalogLayersNorm, GroupNormMatchesFunctional) {

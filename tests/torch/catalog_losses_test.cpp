@@ -1,13 +1,15 @@
 // The catalog's losses: each, built from a configuration with non-default arguments, computes what the
 // same LibTorch loss built directly with the same options computes, and differs from the loss with
 // PyTorch's defaults (so the arguments reached LibTorch). PyTorch's deprecated `size_average` and
-// `reduce` accept only None; a reduction PyTorch does not name is refused with the accepted ones.
+// `reduce` stand for a reduction, as in PyTorch; a reduction PyTorch does not name is refused with the
+// accepted ones.
 #include <gtest/gtest.h>
 #include <torch/nn/modules/loss.h>
 
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "torch_test_support.hpp"
@@ -217,8 +219,31 @@ TEST_F(CatalogLossesTest, CTCLoss) {
   expect_as_direct(built, direct, log_probs, targets, input_lengths, target_lengths);
 }
 
-// Every loss but HuberLoss and CTCLoss keeps PyTorch's deprecated size_average and reduce: None only.
-TEST_F(CatalogLossesTest, DeprecatedSizeAverageAndReduceAcceptOnlyNone) {
+// Every loss but HuberLoss and CTCLoss keeps PyTorch's deprecated size_average and reduce; given, they
+// replace `reduction` as PyTorch's _Reduction.legacy_get_string does (None counts as true).
+TEST_F(CatalogLossesTest, DeprecatedSizeAverageAndReduceStandForAReduction) {
+  const std::vector<std::pair<std::string, torch::nn::MSELossOptions::reduction_t>> cases = {
+      {R"({"size_average": false})", torch::kSum},
+      {R"({"size_average": false, "reduction": "none"})", torch::kSum},
+      {R"({"reduce": false, "reduction": "sum"})", torch::kNone},
+      {R"({"size_average": true, "reduce": false})", torch::kNone},
+      {R"({"size_average": true, "reduction": "sum"})", torch::kMean},
+      {R"({"reduce": true, "reduction": "none"})", torch::kMean},
+      {R"({"size_average": null, "reduce": null, "reduction": "sum"})", torch::kSum},
+  };
+  const torch::Tensor input = torch::randn({3, 4}), target = torch::randn({3, 4});
+  for (const auto& [arguments, reduction] : cases) {
+    auto built = torch_test::build<nn::MSELoss>(config("MSELoss", arguments));
+    EXPECT_TRUE(
+        same(built(input, target), nn::MSELoss(nn::MSELossOptions().reduction(reduction))(input, target)))
+        << arguments;
+  }
+  auto margin = torch_test::build<nn::MarginRankingLoss>(
+      config("MarginRankingLoss", R"({"margin": 0.5, "size_average": false})"));
+  EXPECT_TRUE(c10::get_if<torch::enumtype::kSum>(&margin->options.reduction()));
+  auto nll = torch_test::build<nn::NLLLoss>(config("NLLLoss", R"({"reduce": false})"));
+  EXPECT_TRUE(c10::get_if<torch::enumtype::kNone>(&nll->options.reduction()));
+
   const std::vector<std::string> names = {"CrossEntropyLoss",
                                           "NLLLoss",
                                           "MSELoss",
@@ -237,15 +262,11 @@ TEST_F(CatalogLossesTest, DeprecatedSizeAverageAndReduceAcceptOnlyNone) {
                                           "MultiLabelSoftMarginLoss",
                                           "MultiMarginLoss"};
   for (const auto& name : names) {
-    EXPECT_EQ(build_error(config(name, R"({"size_average": null, "reduce": null})")), "") << name;
-    for (const std::string parameter : {"size_average", "reduce"}) {
-      const std::string message = build_error(config(name, R"({")" + parameter + R"(": false})"));
-      EXPECT_NE(message.find(name + "." + parameter + ": LibTorch 1.13 has no equivalent"), std::string::npos)
-          << message;
-      EXPECT_NE(message.find("only PyTorch's default null is accepted, got false"), std::string::npos)
-          << message;
-    }
+    for (const std::string parameter : {"size_average", "reduce"})
+      EXPECT_EQ(build_error(config(name, R"({")" + parameter + R"(": false})")), "")
+          << name << "." << parameter;
   }
+  // PyTorch's HuberLoss and CTCLoss have neither.
   EXPECT_NE(build_error(config("HuberLoss", R"({"size_average": true})")), "");
   EXPECT_NE(build_error(config("CTCLoss", R"({"reduce": true})")), "");
 }

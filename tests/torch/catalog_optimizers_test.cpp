@@ -1,7 +1,8 @@
 // The catalog's optimizers: each, built from a configuration with non-default arguments over a small
 // linear model, takes the same steps as the same LibTorch optimizer built directly with the same options
 // over a copy of the model (same starting weights, same gradients), and the steps move the weights.
-// PyTorch's parameters LibTorch lacks accept only PyTorch's default.
+// `maximize=True` steps as PyTorch 1.13 does; PyTorch's parameters LibTorch lacks accept only PyTorch's
+// default.
 #include <gtest/gtest.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adagrad.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "torch_test_support.hpp"
+#include "torchsystem/torch/optimizers.hpp"
 
 namespace {
 
@@ -230,27 +232,22 @@ TEST_F(CatalogOptimizersTest, ParametersLibTorchLacksAcceptOnlyPyTorchsDefault) 
     std::string default_value;
   };
   const std::vector<Case> cases = {
-      {"SGD", "maximize", "true", "false"},
       {"SGD", "foreach", "false", "null"},
       {"SGD", "differentiable", "true", "false"},
       {"SGD", "fused", "true", "null"},
       {"Adam", "foreach", "true", "null"},
-      {"Adam", "maximize", "true", "false"},
       {"Adam", "capturable", "true", "false"},
       {"Adam", "differentiable", "true", "false"},
       {"Adam", "fused", "false", "null"},
       {"Adam", "decoupled_weight_decay", "true", "false"},
-      {"AdamW", "maximize", "true", "false"},
       {"AdamW", "foreach", "true", "null"},
       {"AdamW", "capturable", "true", "false"},
       {"AdamW", "differentiable", "true", "false"},
       {"AdamW", "fused", "true", "null"},
       {"RMSprop", "capturable", "true", "false"},
       {"RMSprop", "foreach", "true", "null"},
-      {"RMSprop", "maximize", "true", "false"},
       {"RMSprop", "differentiable", "true", "false"},
       {"Adagrad", "foreach", "true", "null"},
-      {"Adagrad", "maximize", "true", "false"},
       {"Adagrad", "differentiable", "true", "false"},
       {"Adagrad", "fused", "true", "null"},
   };
@@ -266,6 +263,146 @@ TEST_F(CatalogOptimizersTest, ParametersLibTorchLacksAcceptOnlyPyTorchsDefault) 
               std::string::npos)
         << message;
   }
+}
+
+// maximize=True: the values PyTorch 1.13 computes (scripts/make_maximize_vectors.py prints
+// them) for two
+// steps on set gradients, with weight decay, so that the gradient is negated before it is added.
+TEST(CatalogMaximize, MatchesPyTorch) {
+  struct Case {
+    std::string config;
+    std::vector<float> expected;
+  };
+  const std::vector<Case> cases = {
+      {R"({"name": "SGD", "arguments": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.5, "nesterov": true,
+          "maximize": true}})",
+       {0.420852512F, -0.746820033F, 1.69623005F, 0.205172509F, 0.0525000021F, -0.14064002F}},
+      {R"({"name": "Adam", "arguments": {"lr": 0.1, "weight_decay": 0.5, "amsgrad": true, "maximize": true}})",
+       {0.315587521F, -0.802813709F, 1.80003583F, 0.159978151F, 0.0255863219F, -0.213841289F}},
+      {R"({"name": "AdamW", "arguments": {"lr": 0.1, "weight_decay": 0.5, "maximize": true}})",
+       {0.572883666F, -0.948080957F, 1.99321795F, 0.171937793F, 0.129299626F, -0.18766728F}},
+      {R"({"name": "RMSprop", "arguments": {"lr": 0.1, "weight_decay": 0.5, "momentum": 0.5, "centered": true,
+          "maximize": true}})",
+       {-0.054886274F, 1.11216557F, 0.0424101576F, -0.404738218F, -0.905037522F, 0.860350549F}},
+      {R"({"name": "Adagrad", "arguments": {"lr": 0.1, "lr_decay": 0.1, "weight_decay": 0.5, "maximize": true}})",
+       {0.310327828F, -0.819786072F, 1.82901192F, 0.228747994F, 0.00909090787F, -0.272884101F}},
+  };
+  const std::vector<torch::Tensor> gradients = {torch::tensor({{0.2F, -0.1F, 0.4F}, {-0.3F, 0.05F, 0.6F}}),
+                                                torch::tensor({{-0.1F, 0.3F, 0.2F}, {0.25F, -0.2F, 0.1F}})};
+  for (const auto& c : cases) {
+    auto parameter = torch::tensor({{0.5F, -1.0F, 2.0F}, {0.3F, 0.1F, -0.4F}}).requires_grad_();
+    auto optimizer = torch_test::build_optimizer(c.config, {parameter});
+    EXPECT_TRUE(ts::maximizes(*optimizer)) << c.config;
+    for (const auto& gradient : gradients) {
+      parameter.mutable_grad() = gradient.clone();
+      optimizer->step();
+      EXPECT_TRUE(torch::equal(parameter.grad(), gradient)) << "the gradient is restored: " << c.config;
+    }
+    EXPECT_TRUE(torch::allclose(parameter.detach().flatten(), torch::tensor(c.expected), 1e-5, 1e-6))
+        << c.config << "\n"
+        << parameter;
+  }
+}
+
+// Maximizing the loss is minimizing its negation, step for step, through step(closure).
+TEST_F(CatalogOptimizersTest, MaximizeIsMinimizingTheNegatedLoss) {
+  const std::vector<std::pair<std::string, MakeDirect>> cases = {
+      {R"({"name": "SGD", "arguments": {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1, "maximize": true}})",
+       [](std::vector<torch::Tensor> params) {
+         return std::make_unique<optim::SGD>(std::move(params),
+                                             optim::SGDOptions(0.05).momentum(0.9).weight_decay(0.1));
+       }},
+      {R"({"name": "Adam", "arguments": {"lr": 0.01, "weight_decay": 0.1, "maximize": true}})",
+       [](std::vector<torch::Tensor> params) {
+         return std::make_unique<optim::Adam>(std::move(params), optim::AdamOptions(0.01).weight_decay(0.1));
+       }},
+      {R"({"name": "AdamW", "arguments": {"lr": 0.01, "amsgrad": true, "maximize": true}})",
+       [](std::vector<torch::Tensor> params) {
+         return std::make_unique<optim::AdamW>(std::move(params), optim::AdamWOptions(0.01).amsgrad(true));
+       }},
+      {R"({"name": "RMSprop", "arguments": {"lr": 0.01, "weight_decay": 0.1, "momentum": 0.5,
+          "maximize": true}})",
+       [](std::vector<torch::Tensor> params) {
+         return std::make_unique<optim::RMSprop>(std::move(params),
+                                                 optim::RMSpropOptions(0.01).weight_decay(0.1).momentum(0.5));
+       }},
+      {R"({"name": "Adagrad", "arguments": {"lr": 0.1, "weight_decay": 0.1, "maximize": true}})",
+       [](std::vector<torch::Tensor> params) {
+         return std::make_unique<optim::Adagrad>(std::move(params),
+                                                 optim::AdagradOptions(0.1).weight_decay(0.1));
+       }},
+  };
+  for (const auto& [config, make_direct] : cases) {
+    SetUp();
+    auto built = torch_test::build_optimizer(config, catalog_model_->parameters());
+    auto direct = make_direct(direct_model_->parameters());
+    const double initial_loss = torch::mse_loss(catalog_model_(input_), target_).item<double>();
+    for (int step = 0; step < 3; ++step) {
+      built->step(closure(catalog_model_, *built));
+      // The gradients stay those of the loss, as the user's backward produced them.
+      const auto gradients = copies({catalog_model_->weight.grad(), catalog_model_->bias.grad()});
+      direct->step([&] {
+        direct->zero_grad();
+        auto negated = -torch::mse_loss(direct_model_(input_), target_);
+        negated.backward();
+        return negated;
+      });
+      EXPECT_TRUE(torch::allclose(gradients[0], -direct_model_->weight.grad())) << config;
+      EXPECT_TRUE(torch::allclose(catalog_model_->weight, direct_model_->weight))
+          << config << " step " << step;
+      EXPECT_TRUE(torch::allclose(catalog_model_->bias, direct_model_->bias)) << config << " step " << step;
+    }
+    EXPECT_GT(torch::mse_loss(catalog_model_(input_), target_).item<double>(), initial_loss) << config;
+  }
+}
+
+TEST_F(CatalogOptimizersTest, MaximizingOptimizersStayLibTorchs) {
+  auto adam = torch_test::build_optimizer(R"({"name": "Adam", "arguments": {"maximize": true}})",
+                                          catalog_model_->parameters());
+  ASSERT_NE(std::dynamic_pointer_cast<optim::Adam>(adam), nullptr);
+  adam->step(closure(catalog_model_, *adam));
+  const auto& state = adam->state().at(c10::guts::to_string(catalog_model_->weight.unsafeGetTensorImpl()));
+  EXPECT_NE(dynamic_cast<optim::AdamParamState*>(state.get()), nullptr);
+  EXPECT_NE(dynamic_cast<optim::AdamOptions*>(&adam->param_groups().at(0).options()), nullptr);
+  for (const std::string name : {"SGD", "AdamW", "RMSprop", "Adagrad"}) {
+    auto built = torch_test::build_optimizer(R"({"name": ")" + name + R"("})", catalog_model_->parameters());
+    EXPECT_FALSE(ts::maximizes(*built)) << name;
+  }
+  EXPECT_NE(std::dynamic_pointer_cast<optim::SGD>(torch_test::build_optimizer(
+                R"({"name": "SGD", "arguments": {"maximize": true}})", catalog_model_->parameters())),
+            nullptr);
+}
+
+TEST_F(CatalogOptimizersTest, SetMaximizeSwitchesTheDirection) {
+  auto sgd =
+      torch_test::build_optimizer(R"({"name": "SGD", "arguments": {"lr": 0.1}})", {catalog_model_->bias});
+  EXPECT_FALSE(ts::maximizes(*sgd));
+  ts::set_maximize(*sgd, true);
+  EXPECT_TRUE(ts::maximizes(*sgd));
+  const auto bias = catalog_model_->bias.detach().clone();
+  catalog_model_->bias.mutable_grad() = torch::ones({2});
+  sgd->step();
+  EXPECT_TRUE(torch::allclose(catalog_model_->bias, bias + 0.1));
+  ts::set_maximize(*sgd, false);
+  EXPECT_FALSE(ts::maximizes(*sgd));
+  sgd->step();
+  EXPECT_TRUE(torch::allclose(catalog_model_->bias, bias));
+}
+
+TEST_F(CatalogOptimizersTest, SetMaximizeRefusesOptimizersThatCannot) {
+  auto lbfgs = torch_test::build_optimizer(R"({"name": "LBFGS"})", catalog_model_->parameters());
+  EXPECT_FALSE(ts::maximizes(*lbfgs));
+  ts::set_maximize(*lbfgs, false);
+  try {
+    ts::set_maximize(*lbfgs, true);
+    ADD_FAILURE() << "LBFGS was set to maximize";
+  } catch (const ts::ArgumentError& error) {
+    EXPECT_EQ(error.path(), "maximize");
+    EXPECT_NE(error.reason().find("LBFGS has no maximize"), std::string::npos) << error.what();
+  }
+  optim::Adam plain(direct_model_->parameters());
+  EXPECT_FALSE(ts::maximizes(plain));
+  EXPECT_THROW(ts::set_maximize(plain, true), ts::ArgumentError);
 }
 
 TEST_F(CatalogOptimizersTest, ParametersAreLeftOutOfIdentity) {

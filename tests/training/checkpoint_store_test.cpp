@@ -270,8 +270,9 @@ TEST(CheckpointStoreRoundTrip, EveryKindOfModuleAndOptimizerStateLoadsBack) {
       {"Embedding", [] { return ts::create<torch::nn::Embedding>(10, 4).ptr(); }},
       {"LSTM", [] { return ts::create<torch::nn::LSTM>(4, 3, "num_layers"_a = 2).ptr(); }},
       {"GRU", [] { return ts::create<torch::nn::GRU>(4, 3, "bidirectional"_a = true).ptr(); }},
-      {"MultiheadAttention", [] { return ts::create<torch::nn::MultiheadAttention>(4, 2).ptr(); }},
-      {"TransformerEncoderLayer", [] { return ts::create<torch::nn::TransformerEncoderLayer>(4, 2).ptr(); }},
+      {"MultiheadAttention", [] { return ts::create<torchsystem::nn::MultiheadAttention>(4, 2).ptr(); }},
+      {"TransformerEncoderLayer",
+       [] { return ts::create<torchsystem::nn::TransformerEncoderLayer>(4, 2).ptr(); }},
   };
   using Parameters = std::vector<torch::Tensor>;
   using OptimizerFactory = std::function<std::shared_ptr<torch::optim::Optimizer>(Parameters)>;

@@ -36,6 +36,8 @@ struct UpsampleOptions {
   TORCH_ARG(torch::nn::functional::InterpolateFuncOptions::mode_t, mode) = torch::kNearest;
   /// For the linear modes: align the corner pixels of input and output. None leaves it to PyTorch's default.
   TORCH_ARG(std::optional<bool>, align_corners) = std::nullopt;
+  /// With scale_factor: true computes with the scale the output size implies, as PyTorch's interpolate.
+  TORCH_ARG(std::optional<bool>, recompute_scale_factor) = std::nullopt;
 };
 
 class UpsampleImpl : public torch::nn::Cloneable<UpsampleImpl> {
