@@ -19,10 +19,12 @@ namespace {
 
 constexpr std::string_view checkpoints_usage = R"(usage: torchsystem checkpoints DIR [--json]
 
-Lists the checkpoints of the store in DIR (files <name>-<hash>.pt), sorted by name then hash, one
-line each: the model's name and hash, the epochs completed, the size in bytes, the time of the last
-save (UTC) and the model's arguments. Every archive is read and checked (it describes itself: the
-.json files beside them are not read). Temporary files of a save in progress are skipped.
+Lists the checkpoints of the store in DIR (files <name>-<hash>.pth, and .pt of the former format),
+sorted by name then hash, one line each: the model's name and hash, the epochs completed, the size
+in bytes, the time of the last save (UTC) and the model's arguments. Every archive is read and
+checked (it describes itself: the .json files beside them are not read). A .pth file that PyTorch
+saved in the reference's layout ({'epoch', 'nn', 'optimizer'}) shows its arguments as unknown.
+Temporary files of a save in progress are skipped.
 
 Options:
   --json       print a JSON array instead, one object per checkpoint: name, hash, epoch, arguments,
@@ -52,6 +54,11 @@ std::string iso_utc(std::filesystem::file_time_type time) {
   return std::string(text, length);
 }
 
+/// A file torch.save wrote without the store's metadata names its identity but not its arguments.
+std::string arguments_text(const Json& arguments) {
+  return arguments.is_null() ? "unknown" : dumps(arguments);
+}
+
 std::string table(const std::vector<CheckpointInfo>& checkpoints) {
   const std::vector<std::string> header = {"NAME", "HASH", "EPOCH", "SIZE", "MODIFIED", "ARGUMENTS"};
   constexpr bool right_aligned[] = {false, false, true, true, false, false};
@@ -59,7 +66,7 @@ std::string table(const std::vector<CheckpointInfo>& checkpoints) {
   for (const CheckpointInfo& checkpoint : checkpoints) {
     rows.push_back({checkpoint.name, checkpoint.hash, std::to_string(checkpoint.epoch),
                     std::to_string(checkpoint.size), iso_utc(checkpoint.modified),
-                    dumps(checkpoint.metadata["model"]["arguments"])});
+                    arguments_text(checkpoint.metadata["model"]["arguments"])});
   }
   std::vector<std::size_t> widths(header.size(), 0);
   for (const auto& row : rows) {
