@@ -118,15 +118,12 @@ void check_refusal(const CheckpointError& error, const fs::path& file, std::stri
 
 }  // namespace
 
-void fuzz_checkpoint(const std::uint8_t* data, std::size_t size, bool recompute_crcs) {
-  static const Store store_directory;
-  const CheckpointStore store(store_directory.directory());
-  const Aggregate aggregate = make_aggregate();
-  const fs::path path = store.path_for(getname(aggregate.model.ptr()), gethash(aggregate.model.ptr()));
-  const std::string_view raw(reinterpret_cast<const char*>(data), size);
-  const std::string bytes = recompute_crcs ? with_recomputed_crcs(raw) : std::string(raw);
-  write_file(path, bytes);
+namespace {
 
+/// The checks of one input written at `path`.
+void fuzz_checkpoint_at(const CheckpointStore& store, const Aggregate& aggregate, const fs::path& path,
+                        const std::string& bytes) {
+  write_file(path, bytes);
   try {
     const CheckpointInfo info = CheckpointStore::inspect(path);
     check(info.path == path && info.size == bytes.size(), "inspect describes another file");
@@ -153,6 +150,23 @@ void fuzz_checkpoint(const std::uint8_t* data, std::size_t size, bool recompute_
   fs::remove(path);
 }
 
+}  // namespace
+
+void fuzz_checkpoint(const std::uint8_t* data, std::size_t size, bool recompute_crcs) {
+  static const Store store_directory;
+  const CheckpointStore store(store_directory.directory());
+  const Aggregate aggregate = make_aggregate();
+  const fs::path path = store.path_for(getname(aggregate.model.ptr()), gethash(aggregate.model.ptr()));
+  const std::string_view raw(reinterpret_cast<const char*>(data), size);
+  const std::string bytes = recompute_crcs ? with_recomputed_crcs(raw) : std::string(raw);
+  // The same bytes as the store's `.pth` (torch.save's format) and as a `.pt` of the former format,
+  // which the store still reads: both readers see every input.
+  fuzz_checkpoint_at(store, aggregate, path, bytes);
+  fs::path legacy = path;
+  legacy.replace_extension(".pt");
+  fuzz_checkpoint_at(store, aggregate, legacy, bytes);
+}
+
 void write_checkpoint_seeds(const fs::path& directory) {
   fs::create_directories(directory);
   const Store scratch;
@@ -164,7 +178,7 @@ void write_checkpoint_seeds(const fs::path& directory) {
   };
   torch::manual_seed(5);
   Aggregate fresh = make_aggregate();
-  save_as(fresh, 0, Json::object(), "fresh.pt");
+  save_as(fresh, 0, Json::object(), "fresh.pth");
 
   // With optimizer state: a few Adam steps on a fixed batch.
   Aggregate trained = make_aggregate();
@@ -175,10 +189,10 @@ void write_checkpoint_seeds(const fs::path& directory) {
     trained.criterion(trained.model(input), target).backward();
     trained.optimizer->step();
   }
-  save_as(trained, 2, Json{{"history", {0.75, 0.5}}}, "trained.pt");
+  save_as(trained, 2, Json{{"history", {0.75, 0.5}}}, "trained.pth");
 
   // Another model's checkpoint under this one's file name: a copied or renamed file.
-  save_as(make_aggregate(4), 1, Json::object(), "other-identity.pt");
+  save_as(make_aggregate(4), 1, Json::object(), "other-identity.pth");
 }
 
 void write_seeds_if_asked() {

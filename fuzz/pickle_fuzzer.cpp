@@ -19,7 +19,8 @@ namespace {
 namespace td = training_detail;
 
 /// Each node once: a pickle can share containers and make cycles.
-void check_tensors(const td::PyTree& tree, const td::PyNode* node, std::unordered_set<const td::PyNode*>& seen) {
+void check_tensors(const td::PyTree& tree, const td::PyNode* node,
+                   std::unordered_set<const td::PyNode*>& seen) {
   if (!seen.insert(node).second) return;
   if (node->kind == td::PyNode::Kind::tensor) {
     const auto& tensor = node->tensor;
@@ -50,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view pickle(reinterpret_cast<const char*>(data + 1), size - 1);
   td::PyTree tree;
   try {
-    tree = td::pickle_load(pickle, [record](std::string_view) { return std::optional<std::uint64_t>(record); });
+    tree =
+        td::pickle_load(pickle, [record](std::string_view) { return std::optional<std::uint64_t>(record); });
   } catch (const td::PickleError&) {
     return 0;
   }
@@ -66,12 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const td::PickleError&) {
     return 0;  // globals or storages outside calls, or a tree nesting too deep: not a tree to write
   }
-  const td::PyTree back =
-      td::pickle_load(again, [&](std::string_view key) -> std::optional<std::uint64_t> {
-        const auto found = tree.storages.find(std::string(key));
-        if (found == tree.storages.end()) return std::nullopt;
-        return found->second.second * *td::storage_element_size(found->second.first);
-      });
+  const td::PyTree back = td::pickle_load(again, [&](std::string_view key) -> std::optional<std::uint64_t> {
+    const auto found = tree.storages.find(std::string(key));
+    if (found == tree.storages.end()) return std::nullopt;
+    return found->second.second * *td::storage_element_size(found->second.first);
+  });
   check(td::pickle_dump(back) == again, "a written pickle reads back differently");
   return 0;
 }

@@ -73,7 +73,10 @@ class Reader {
 
   PyTree run() {
     while (true) {
-      if (at_ >= pickle_.size()) fail("the pickle ends without STOP");
+      if (at_ >= pickle_.size()) {
+        opcode_at_ = at_;
+        fail("the pickle ends without STOP");
+      }
       opcode_at_ = at_;
       const char code = pickle_[at_++];
       if (code == op::stop) break;

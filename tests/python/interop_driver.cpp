@@ -52,11 +52,10 @@ TORCH_MODULE(BNNet);
 class LSTMNetImpl : public torch::nn::Module {
  public:
   LSTMNetImpl(std::int64_t input_size, std::int64_t hidden_size, std::int64_t output_size)
-      : lstm(register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(input_size, hidden_size).batch_first(true)))),
+      : lstm(register_module(
+            "lstm", torch::nn::LSTM(torch::nn::LSTMOptions(input_size, hidden_size).batch_first(true)))),
         head(register_module("head", torch::nn::Linear(hidden_size, output_size))) {}
-  torch::Tensor forward(torch::Tensor input) {
-    return head(std::get<0>(lstm(input)).select(1, -1));
-  }
+  torch::Tensor forward(torch::Tensor input) { return head(std::get<0>(lstm(input)).select(1, -1)); }
 
  private:
   torch::nn::LSTM lstm;
@@ -64,15 +63,18 @@ class LSTMNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LSTMNet);
 
-ts::Registry<torch::nn::Module>& models() {
-  static ts::Registry<torch::nn::Module> registry = [] {
-    ts::Registry<torch::nn::Module> made("interop models");
-    seed::register_seed_models(made);
-    made.register_class<BNNet(std::int64_t, std::int64_t, std::int64_t)>("input_size", "hidden_size", "output_size");
-    made.register_class<LSTMNet(std::int64_t, std::int64_t, std::int64_t)>("input_size", "hidden_size", "output_size");
-    made.include(ts::torch_catalog().modules);
-    return made;
+const ts::Registry<torch::nn::Module>& models() {
+  static ts::Registry<torch::nn::Module> registry("interop models");
+  static const bool registered = [] {
+    seed::register_seed_models(registry);
+    registry.register_class<BNNet(std::int64_t, std::int64_t, std::int64_t)>("input_size", "hidden_size",
+                                                                             "output_size");
+    registry.register_class<LSTMNet(std::int64_t, std::int64_t, std::int64_t)>("input_size", "hidden_size",
+                                                                               "output_size");
+    registry.include(ts::torch_catalog().modules);
+    return true;
   }();
+  (void)registered;
   return registry;
 }
 
@@ -83,8 +85,7 @@ std::pair<torch::Tensor, torch::Tensor> inputs(const ts::Json& config, std::int6
   for (const auto& size : config["input_shape"]) shape.push_back(size.get<std::int64_t>());
   std::int64_t numel = 1;
   for (const auto size : shape) numel *= size;
-  const torch::Tensor x =
-      (torch::arange(offset, offset + numel, torch::kFloat) * 0.37).sin().reshape(shape);
+  const torch::Tensor x = (torch::arange(offset, offset + numel, torch::kFloat) * 0.37).sin().reshape(shape);
   const torch::Tensor y = torch::arange(batch, torch::kLong).remainder(4);
   return {x, y};
 }
@@ -101,7 +102,8 @@ Built build(const ts::Json& config) {
   Built built;
   built.model = models().create_as<torch::nn::AnyModule>(config["model"]);
   built.criterion = ts::torch_catalog().losses.create_as<torch::nn::AnyModule>(config["criterion"]);
-  built.optimizer = ts::torch_catalog().optimizers.create(config["optimizer"], built.model.ptr()->parameters());
+  built.optimizer =
+      ts::torch_catalog().optimizers.create(config["optimizer"], built.model.ptr()->parameters());
   return built;
 }
 

@@ -40,6 +40,7 @@
 #include "cli_runner.hpp"
 #include "seed_models.hpp"
 #include "temp_dir.hpp"
+#include "torch_save.hpp"
 #include "torchsystem/checkpoint_store.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
@@ -79,6 +80,41 @@ std::vector<std::string> entries(const fs::path& directory) {
     names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+/// Saves the aggregate as the store did before torch.save's format: `<name>-<hash>.pt`, a LibTorch
+/// archive with the records model, criterion, optimizer and metadata (torchsystem-checkpoint/1). The
+/// store still loads such files; their checks are tested on files written here.
+fs::path save_legacy(const ts::CheckpointStore& store, const ts::TrainingAggregate& aggregate,
+                     std::int64_t epoch, const ts::Json& extra = ts::Json::object()) {
+  ts::Json metadata = ts::Json::object();
+  metadata["format"] = "torchsystem-checkpoint/1";
+  metadata["model"] = ts::entity_metadata(aggregate.model);
+  metadata["criterion"] = ts::entity_metadata(aggregate.criterion);
+  metadata["optimizer"] = ts::entity_metadata(aggregate.optimizer);
+  metadata["epoch"] = epoch;
+  metadata["extra"] = extra;
+  torch::serialize::OutputArchive archive;
+  for (const auto& [key, module] :
+       {std::pair{"model", aggregate.model}, std::pair{"criterion", aggregate.criterion}}) {
+    torch::serialize::OutputArchive part(archive.compilation_unit());
+    module->save(part);
+    archive.write(key, part);
+  }
+  torch::serialize::OutputArchive optimizer(archive.compilation_unit());
+  aggregate.optimizer->save(optimizer);
+  archive.write("optimizer", optimizer);
+  archive.write("metadata", c10::IValue(ts::dumps(metadata)));
+  fs::create_directories(store.directory());
+  fs::path path = store.path_for(ts::getname(aggregate.model), ts::gethash(aggregate.model));
+  path.replace_extension(".pt");
+  // Written through a function, as the store wrote it: the records lie under `archive/`.
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  archive.save_to([&](const void* data, std::size_t size) {
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    return size;
+  });
+  return path;
 }
 
 /// A model, its loss and its optimizer, all created through the library.
@@ -400,25 +436,28 @@ TEST(CheckpointStoreLayout, ArchiveAndSidecarAreNamedByIdentityAndTheArchiveDesc
   const std::string hash = ts::gethash(trainee.module());
   store.save(trainee.aggregate(), 7, {{"note", "é and \"quotes\""}});
 
-  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"MLP-" + hash + ".json", "MLP-" + hash + ".pt"}))
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"MLP-" + hash + ".json", "MLP-" + hash + ".pth"}))
       << "no temporary file is left behind";
-  const fs::path archive_path = dir.path() / ("MLP-" + hash + ".pt");
+  const fs::path archive_path = dir.path() / ("MLP-" + hash + ".pth");
   const fs::path sidecar_path = dir.path() / ("MLP-" + hash + ".json");
 
-  // What the archive holds, read with LibTorch alone.
-  torch::serialize::InputArchive archive;
-  archive.load_from(archive_path.string());
-  for (const char* key : {"model", "criterion", "optimizer"}) {
-    torch::serialize::InputArchive part;
-    EXPECT_TRUE(archive.try_read(key, part)) << key;
-  }
-  c10::IValue text;
-  ASSERT_TRUE(archive.try_read("metadata", text));
-  ASSERT_TRUE(text.isString());
-  const ts::Json embedded = ts::parse_json(text.toStringRef());
+  // What the file holds: the reference's layout and the identity (tests/python reads it with PyTorch).
+  const int fd = ::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const auto file = torchsystem::training_detail::read_torch_save(fd, fs::file_size(archive_path), false);
+  ::close(fd);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : file.tree.root->entries) keys.push_back(key->string);
+  EXPECT_EQ(keys, (std::vector<std::string>{"epoch", "nn", "optimizer", "criterion", "torchsystem"}));
+  EXPECT_EQ(file.tree.root->find("epoch")->integer, 7);
+  std::vector<std::string> parameters;
+  for (const auto& [key, value] : file.tree.root->find("nn")->entries) parameters.push_back(key->string);
+  EXPECT_EQ(parameters, (std::vector<std::string>{"input_layer.weight", "input_layer.bias",
+                                                  "output_layer.weight", "output_layer.bias"}));
+  const ts::Json embedded = torchsystem::training_detail::to_json(file.tree.root->find("torchsystem"));
 
   const ts::Json expected = {
-      {"format", "torchsystem-checkpoint/1"},
+      {"format", "torchsystem-checkpoint/2"},
       {"model", {{"name", "MLP"}, {"hash", hash}, {"arguments", ts::getarguments(trainee.module())}}},
       {"criterion",
        {{"name", "CrossEntropyLoss"},
@@ -435,7 +474,7 @@ TEST(CheckpointStoreLayout, ArchiveAndSidecarAreNamedByIdentityAndTheArchiveDesc
 
   const std::string sidecar_text = read_bytes(sidecar_path);
   EXPECT_TRUE(sidecar_text.starts_with(
-      "{\n  \"format\": \"torchsystem-checkpoint/1\",\n  \"model\": {\n    \"name\""))
+      "{\n  \"format\": \"torchsystem-checkpoint/2\",\n  \"model\": {\n    \"name\""))
       << sidecar_text;
   EXPECT_EQ(ts::dumps(ts::parse_json(sidecar_text)), ts::dumps(embedded));
 
@@ -633,11 +672,11 @@ TEST(CheckpointStoreDamage, TruncatedCorruptedAndForeignFilesAreErrorsAndAreLeft
 // break, and the store kept only the first line of a message, so a checkpoint whose code LibTorch
 // could not compile was refused with an empty reason: "...: not a readable checkpoint: ". The input is
 // fuzz/corpus/checkpoint_crc/torchscript-error-without-reason.pt.
-TEST(CheckpointStoreDamage, AnArchiveLibTorchCannotReadBehindValidCrcsIsRefusedWithAReason) {
+TEST(CheckpointStoreFormerFormat, AnArchiveLibTorchCannotReadBehindValidCrcsIsRefusedWithAReason) {
   const TempDir dir;
   const ts::CheckpointStore store(dir.path());
   Trainee trainee = make();
-  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const fs::path path = save_legacy(store, trainee.aggregate(), 1);
   std::string bytes = read_bytes(path);
   // A byte of the archive's pickled object, whose type names start at its sixth byte; the CRCs are then
   // made to match, so that the store's libzip check passes and LibTorch's reader meets the change.
@@ -663,11 +702,11 @@ TEST(CheckpointStoreDamage, AnArchiveLibTorchCannotReadBehindValidCrcsIsRefusedW
 // zip state when it refuses an archive while opening it, here for a version record it cannot parse.
 // The store now checks the version record itself, before LibTorch sees the file. The input is
 // fuzz/corpus/checkpoint_crc/libtorch-leak-unparsable-version.pt.
-TEST(CheckpointStoreDamage, AnUnreadableVersionRecordIsRefusedBeforeLibTorchReadsTheArchive) {
+TEST(CheckpointStoreFormerFormat, AnUnreadableVersionRecordIsRefusedBeforeLibTorchReadsTheArchive) {
   const TempDir dir;
   const ts::CheckpointStore store(dir.path());
   Trainee trainee = make();
-  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const fs::path path = save_legacy(store, trainee.aggregate(), 1);
   const std::string good = read_bytes(path);
   const std::size_t data = record_data(good, "/version");
   ASSERT_EQ(good.substr(data, 2), "3\n");
@@ -686,12 +725,12 @@ TEST(CheckpointStoreDamage, AnUnreadableVersionRecordIsRefusedBeforeLibTorchRead
 // assignment it does not expect, such as `__buffeus__ = []` for `__buffers__ = []`. The store refuses
 // source outside what it writes before LibTorch reads the file. The fuzzer's input is
 // fuzz/corpus/checkpoint_crc/torchscript-class-constant.pt.
-TEST(CheckpointStoreDamage, TorchScriptSourceTheStoreNeverWritesIsRefusedBeforeLibTorchCompilesIt) {
+TEST(CheckpointStoreFormerFormat, TorchScriptSourceTheStoreNeverWritesIsRefusedBeforeLibTorchCompilesIt) {
   const TempDir dir;
   const ts::CheckpointStore store(dir.path());
   Trainee trainee = make();
   trainee.train(1);  // Adam's state: a class of its own in the archive, stored without compression
-  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const fs::path path = save_legacy(store, trainee.aggregate(), 1);
   const std::string good = read_bytes(path);
   const std::string state_class =
       "class Module(Module):\n  __parameters__ = []\n  __buffers__ = []\n  step : int";
@@ -713,11 +752,11 @@ TEST(CheckpointStoreDamage, TorchScriptSourceTheStoreNeverWritesIsRefusedBeforeL
 // pickle announce before it checks them against the data (a memo index asked for 58 GB). The store bounds
 // them by the pickle's size before LibTorch reads the file; here the length of the metadata's string.
 // The fuzzer's input is fuzz/corpus/checkpoint_crc/libtorch-unpickler-58gb-memo.pt.
-TEST(CheckpointStoreDamage, APickleAnnouncingMoreThanItHoldsIsRefusedBeforeLibTorchAllocatesIt) {
+TEST(CheckpointStoreFormerFormat, APickleAnnouncingMoreThanItHoldsIsRefusedBeforeLibTorchAllocatesIt) {
   const TempDir dir;
   const ts::CheckpointStore store(dir.path());
   Trainee trainee = make();
-  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const fs::path path = save_legacy(store, trainee.aggregate(), 1);
   std::string bytes = read_bytes(path);
   // BINUNICODE: 'X', a 32-bit little-endian length, then the metadata's JSON text.
   const std::size_t text = bytes.find(R"({"format": "torchsystem-checkpoint/1")");
@@ -735,11 +774,11 @@ TEST(CheckpointStoreDamage, APickleAnnouncingMoreThanItHoldsIsRefusedBeforeLibTo
 // without checking them against the record holding its data, so a file whose CRCs match could make a
 // model's parameter read past its data: it loaded without a word, with values from elsewhere in memory.
 // The store checks every storage against its record and every tensor against its storage first.
-TEST(CheckpointStoreDamage, ATensorReachingPastItsDataIsRefusedBeforeLibTorchBuildsIt) {
+TEST(CheckpointStoreFormerFormat, ATensorReachingPastItsDataIsRefusedBeforeLibTorchBuildsIt) {
   const TempDir dir;
   const ts::CheckpointStore store(dir.path());
   Trainee trainee = make();
-  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const fs::path path = save_legacy(store, trainee.aggregate(), 1);
   const std::string good = read_bytes(path);
   // The first storage reference: (..., BININT1 elements, TUPLE, BINPERSID, [BINPUT n,] BININT1 offset.
   const std::size_t reference = good.find("tQ", record_data(good, "data.pkl"));
@@ -773,21 +812,117 @@ TEST(CheckpointStoreDamage, ATensorOfTheWrongShapeIsRefusedBeforeAnythingChanges
   }
   const auto before = tensors_of(*changed.module());
   const std::string message = checkpoint_error([&] { store.load(changed.aggregate()); }).what();
-  EXPECT_TRUE(contains(
-      message, "model: input_layer.weight is Float[16, 8] in the checkpoint, Float[32, 8] in the module"))
+  EXPECT_TRUE(contains(message,
+                       "does not fit the aggregate: nn.input_layer.weight is Float[16, 8] in the file, "
+                       "Float[32, 8] in the model"))
       << message;
   EXPECT_EQ(difference(before, tensors_of(*changed.module())), "");
   EXPECT_TRUE(changed.optimizer->state().empty());
+
+  // The same in the former format, whose check reads LibTorch's archive.
+  fs::remove(store.path_for(ts::getname(saved.module()), ts::gethash(saved.module())));
+  save_legacy(store, saved.aggregate(), 1);
+  const std::string legacy = checkpoint_error([&] { store.load(changed.aggregate()); }).what();
+  EXPECT_TRUE(contains(
+      legacy, "model: input_layer.weight is Float[16, 8] in the checkpoint, Float[32, 8] in the module"))
+      << legacy;
+  EXPECT_EQ(difference(before, tensors_of(*changed.module())), "");
 }
 
-TEST(CheckpointStoreDamage, AFailureMidwayPutsBackWhatWasAlreadyLoaded) {
+TEST(CheckpointStoreDamage, AnOptimizerStateThatDoesNotFitIsRefusedBeforeAnythingChanges) {
+  // An optimizer over fewer parameters has the same identity (parameters are not part of it), so the
+  // metadata match; every part is checked before any is loaded, so nothing changes.
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee saved = make();
+  saved.train(1);
+  store.save(saved.aggregate(), 1);
+  Trainee partial = make();
+  partial.optimizer = ts::create<torch::optim::Adam>(
+      std::vector<torch::Tensor>{partial.module()->parameters()[0]}, "lr"_a = 0.01);
+  partial.train(1);
+  const auto before = tensors_of(*partial.module());
+  const auto exp_avg_before =
+      adam_state(*partial.optimizer, partial.module()->parameters()[0])->exp_avg().clone();
+  const std::string message = checkpoint_error([&] { store.load(partial.aggregate()); }).what();
+  EXPECT_TRUE(contains(message,
+                       "does not fit the aggregate: optimizer.param_groups[0].params lists 4 parameters, "
+                       "the group has 1"))
+      << message;
+  EXPECT_EQ(difference(before, tensors_of(*partial.module())), "");
+  ASSERT_EQ(partial.optimizer->state().size(), 1U);
+  EXPECT_TRUE(torch::equal(adam_state(*partial.optimizer, partial.module()->parameters()[0])->exp_avg(),
+                           exp_avg_before));
+}
+
+// A `.pth` whose CRCs match but whose pickle asks for what torch.save never writes, or whose tensors do not
+// fit their storages, is refused by the store's reader, which never runs code (tests/training/pickle_test.cpp
+// holds every refusal of the pickle reader).
+TEST(CheckpointStoreDamage, APickleBeyondTorchSaveIsRefusedBehindValidCrcs) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  const fs::path path = store.save(trainee.aggregate(), 1).path;
+  const std::string good = read_bytes(path);
+  const auto changed = [&](const std::string& from, const std::string& to) {
+    std::string bytes = good;
+    const std::size_t at = bytes.find(from, record_data(bytes, "data.pkl"));
+    EXPECT_NE(at, std::string::npos) << from;
+    bytes.replace(at, from.size(), to);
+    return bytes;
+  };
+  expect_refused_behind_valid_crcs(store, path,
+                                   changed("collections\nOrderedDict\n", "posix\nsystem\nxxxxxxxxxxx"),
+                                   {"the global \"posix.system\" is not one torch.save writes"});
+  expect_refused_behind_valid_crcs(
+      store, path, changed("_rebuild_tensor_v2", "_rebuild_tensor_v9"),
+      {"the global \"torch._utils._rebuild_tensor_v9\" is not one torch.save writes"});
+  // The first storage: ('storage', torch.FloatStorage, '0', 'cpu', 128) for input_layer.weight [16, 8], then
+  // BINPERSID and the tensor's offset 0. One element more; an offset past the storage.
+  const std::string first = std::string("X\x03\x00\x00\x00" "cpuK\x80tQK\x00", 14);
+  expect_refused_behind_valid_crcs(
+      store, path, changed(first, std::string("X\x03\x00\x00\x00" "cpuK\x81tQK\x00", 14)),
+      {"storage \"0\" of 129 elements of 4 bytes does not fit its record of 512 bytes"});
+  expect_refused_behind_valid_crcs(store, path,
+                                   changed(first, std::string("X\x03\x00\x00\x00" "cpuK\x80tQK\x01", 14)),
+                                   {"a tensor reaching past its storage \"0\" of 128 elements"});
+}
+
+TEST(CheckpointStoreFormerFormat, ARunSavedInTheFormerFormatResumesAndItsNextSaveWritesTheNewOne) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee saved = make();
+  saved.train(2);
+  const fs::path legacy = save_legacy(store, saved.aggregate(), 2, {{"history", {1.0, 0.5}}});
+  const auto listed = store.list();
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].path, legacy);
+  EXPECT_EQ(listed[0].metadata["format"], "torchsystem-checkpoint/1");
+
+  Trainee resumed = make();
+  const auto found = store.load(resumed.aggregate());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->epoch, 2);
+  EXPECT_EQ(found->path, legacy);
+  EXPECT_EQ(difference(tensors_of(*saved.module()), tensors_of(*resumed.module())), "");
+  EXPECT_EQ(adam_state(*resumed.optimizer, resumed.module()->parameters()[0])->step(), 2);
+
+  const auto info = store.save(resumed.aggregate(), 3);
+  EXPECT_EQ(info.path.extension(), ".pth");
+  EXPECT_FALSE(fs::exists(legacy)) << "the former file is superseded";
+  const auto after = store.list();
+  ASSERT_EQ(after.size(), 1U);
+  EXPECT_EQ(after[0].epoch, 3);
+}
+
+TEST(CheckpointStoreFormerFormat, AFailureMidwayPutsBackWhatWasAlreadyLoaded) {
   // An optimizer over fewer parameters has the same identity (parameters are not part of it), so the
   // metadata match; the model loads, then the optimizer's state does not fit: the model is put back.
   const TempDir dir;
   const ts::CheckpointStore store(dir.path());
   Trainee saved = make();
   saved.train(1);
-  store.save(saved.aggregate(), 1);
+  save_legacy(store, saved.aggregate(), 1);
   Trainee partial = make();
   partial.optimizer = ts::create<torch::optim::Adam>(
       std::vector<torch::Tensor>{partial.module()->parameters()[0]}, "lr"_a = 0.01);
@@ -838,8 +973,8 @@ TEST(CheckpointStoreNames, NamesThatAreNotPlainFileNamesAreRefused) {
   EXPECT_TRUE(contains(checkpoint_error([&] { store.path_for("é", "h"); }).what(), "\"\\xc3\\xa9\""));
 
   EXPECT_EQ(store.path_for("MLP", "af51a51a38f7ad81f9523360fafe7068"),
-            fs::path("/tmp/store/MLP-af51a51a38f7ad81f9523360fafe7068.pt"));
-  EXPECT_EQ(store.path_for("my_model-v1.2", "x..y"), fs::path("/tmp/store/my_model-v1.2-x..y.pt"));
+            fs::path("/tmp/store/MLP-af51a51a38f7ad81f9523360fafe7068.pth"));
+  EXPECT_EQ(store.path_for("my_model-v1.2", "x..y"), fs::path("/tmp/store/my_model-v1.2-x..y.pth"));
   EXPECT_NO_THROW(store.path_for(std::string(200, 'a'), "0123"));
   EXPECT_EQ(checkpoint_error([&] { store.path_for(std::string(200, 'a'), std::string(60, 'b')); }).path(),
             "/tmp/store")
