@@ -3,6 +3,8 @@
 // elements; everything else is opaque.
 #include "archive_pickle.hpp"
 
+#include "pickle.hpp"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,18 +34,10 @@ struct Value {
   bool is_text(std::string_view expected) const { return kind == Kind::text && text == expected; }
 };
 
-/// Bytes per element of the storage types LibTorch writes (`torch.<Type>Storage`).
+/// Bytes per element of the storage types LibTorch writes (`torch.<Type>Storage`), as torch.save's.
 std::optional<std::uint64_t> element_size(std::string_view global) {
-  static const std::map<std::string_view, std::uint64_t> sizes = {
-      {"torch.FloatStorage", 4},       {"torch.DoubleStorage", 8},       {"torch.HalfStorage", 2},
-      {"torch.BFloat16Storage", 2},    {"torch.LongStorage", 8},         {"torch.IntStorage", 4},
-      {"torch.ShortStorage", 2},       {"torch.CharStorage", 1},         {"torch.ByteStorage", 1},
-      {"torch.BoolStorage", 1},        {"torch.ComplexFloatStorage", 8}, {"torch.ComplexDoubleStorage", 16},
-      {"torch.ComplexHalfStorage", 4},
-  };
-  const auto found = sizes.find(global);
-  if (found == sizes.end()) return std::nullopt;
-  return found->second;
+  if (!global.starts_with("torch.")) return std::nullopt;
+  return storage_element_size(global.substr(6));
 }
 
 std::uint64_t little_endian(std::string_view bytes) {

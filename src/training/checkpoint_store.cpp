@@ -3,8 +3,6 @@
 // File layout, the metadata format and the guarantees are described in docs/checkpoints.md.
 #include "torchsystem/checkpoint_store.hpp"
 
-#include <zip.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,12 +36,16 @@
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "training_support.hpp"
+#include "zip_support.hpp"
 
 namespace torchsystem {
 namespace {
 
 namespace fs = std::filesystem;
 using training_detail::message_of;
+using training_detail::zip_error_text;
+using training_detail::ZipCloser;
+using training_detail::ZipFileCloser;
 
 // Version 2 is torch.save's format (`.pth`); version 1 was LibTorch's archive (`.pt`), still read.
 constexpr std::string_view format_name = "torchsystem-checkpoint/2";
@@ -246,21 +248,6 @@ class Damaged : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-struct ZipCloser {
-  void operator()(zip_t* archive) const { zip_discard(archive); }
-};
-struct ZipFileCloser {
-  void operator()(zip_file_t* file) const { zip_fclose(file); }
-};
-
-std::string zip_error_text(int code) {
-  zip_error_t error;
-  zip_error_init_with_code(&error, code);
-  std::string text = zip_error_strerror(&error);
-  zip_error_fini(&error);
-  return text;
-}
 
 /// LibTorch's unpickler trusts the numbers in a pickle (archive_pickle.hpp). A pickle `<dir>/<name>.pkl`
 /// finds the data of its storage `key` in the record `<dir>/<name>/<key>`.

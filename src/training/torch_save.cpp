@@ -1,7 +1,7 @@
 // torch.save's container, written with LibTorch's zip writer and read with libzip (torch_save.hpp).
 #include "torch_save.hpp"
 
-#include <zip.h>
+#include "zip_support.hpp"
 
 #include <caffe2/serialize/inline_container.h>
 #include <unistd.h>
@@ -15,21 +15,6 @@
 
 namespace torchsystem::training_detail {
 namespace {
-
-struct ZipCloser {
-  void operator()(zip_t* archive) const { zip_discard(archive); }
-};
-struct ZipFileCloser {
-  void operator()(zip_file_t* file) const { zip_fclose(file); }
-};
-
-std::string zip_error_text(int code) {
-  zip_error_t error;
-  zip_error_init_with_code(&error, code);
-  std::string text = zip_error_strerror(&error);
-  zip_error_fini(&error);
-  return text;
-}
 
 struct Record {
   zip_uint64_t index = 0;

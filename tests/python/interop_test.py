@@ -195,6 +195,16 @@ def compare_results(label, case, python_output, python_state, cpp_file, epoch):
         compare(f"{label}: {key} after one more step", value, cpp["state"][key], exact=False)
 
 
+def resume_in_both(label, case, config, driver, store, path, out):
+    """Python restores `path` with the reference's code and continues; C++ restores the same identity
+    from `store` and continues; both must agree."""
+    model, criterion, optimizer = build(case)
+    assert restore(path, model, optimizer) == 3
+    output, state = continue_run(case, model, criterion, optimizer)
+    subprocess.run([driver, "resume", config, store, out], check=True)
+    compare_results(label, case, output, state, out, 3)
+
+
 def main(case_name, driver, workdir):
     case = CASES[case_name]
     config = json.dumps(case)
@@ -206,12 +216,7 @@ def main(case_name, driver, workdir):
     saved = subprocess.run([driver, "save", config, cpp_store], check=True, capture_output=True, text=True).stdout.strip()
     assert os.path.basename(saved) == name + ".pth", f"C++ saved {saved}, the reference names {name}.pth"
     check_globals(saved)
-    model, criterion, optimizer = build(case)
-    assert restore(saved, model, optimizer) == 3
-    output, state = continue_run(case, model, criterion, optimizer)
-    cpp_out = os.path.join(workdir, "cpp-continued.pth")
-    subprocess.run([driver, "resume", config, cpp_store, cpp_out], check=True)
-    compare_results("C++ checkpoint", case, output, state, cpp_out, 3)
+    resume_in_both("C++ checkpoint", case, config, driver, cpp_store, saved, os.path.join(workdir, "cpp-continued.pth"))
 
     # 2. Python trains and saves as the reference does, C++ resumes.
     python_store = os.path.join(workdir, "python")
@@ -221,12 +226,8 @@ def main(case_name, driver, workdir):
         train_step(model, criterion, optimizer, *inputs(case, 100 * step))
     path = os.path.join(python_store, name + ".pth")
     torch.save({"epoch": 3, "nn": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
-    model, criterion, optimizer = build(case)
-    assert restore(path, model, optimizer) == 3
-    output, state = continue_run(case, model, criterion, optimizer)
-    python_out = os.path.join(workdir, "python-continued.pth")
-    subprocess.run([driver, "resume", config, python_store, python_out], check=True)
-    compare_results("Python checkpoint", case, output, state, python_out, 3)
+    resume_in_both("Python checkpoint", case, config, driver, python_store, path,
+                   os.path.join(workdir, "python-continued.pth"))
     print(f"{case_name}: both round trips agree")
 
 
