@@ -10,7 +10,8 @@
 //   ├── NotAnEntityError   the identity of an object not created through the library
 //   ├── UnknownNameError   a name no registry entry has; lists the close names that exist
 //   ├── ArgumentError      arguments that do not fit a signature (in code or a configuration)
-//   └── CheckpointError    a checkpoint that cannot be saved, read, or does not match what is asked
+//   ├── CheckpointError    a checkpoint that cannot be saved, read, or does not match what is asked
+//   └── DataError          a data set file that is missing, truncated or not of its format
 #pragma once
 
 #include <stdexcept>
@@ -76,6 +77,17 @@ class ArgumentError : public Error {
 class CheckpointError : public Error {
  public:
   CheckpointError(std::string path, const std::string& reason);
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
+/// A data set file that cannot be read or is not what its format says (a wrong magic number, counts that
+/// do not match its size). `path()` is the file; `what()` names it and what was expected.
+class DataError : public Error {
+ public:
+  DataError(std::string path, const std::string& reason);
   const std::string& path() const noexcept { return path_; }
 
  private:

@@ -25,7 +25,7 @@
 
 #include "torchsystem/json.hpp"
 #include "torchsystem/registry.hpp"
-#include "torchsystem/synthetic_data.hpp"
+#include "torchsystem/datasets.hpp"
 
 namespace torchsystem {
 
@@ -37,7 +37,10 @@ struct TrainingConfig {
   std::int64_t batch_size = 64;
   std::uint64_t seed = 0;
   std::filesystem::path store;
-  SyntheticDataOptions data;  ///< the optional "data" object
+  DataOptions data;  ///< the optional "data" object (datasets.hpp); the synthetic task by default
+  /// LibTorch's intra-op threads (at::set_num_threads); 0 keeps the default, the count measured fastest
+  /// for the job's shapes on the project's machines (docs/benchmarks.md). TORCHSYSTEM_THREADS overrides.
+  std::int64_t threads = 0;
 
   /// Reads and checks a configuration; every fault is an ArgumentError with its path (`config.epochs`).
   /// A relative `store` is taken relative to `base` (the configuration file's directory).
@@ -47,9 +50,12 @@ struct TrainingConfig {
 /// What one epoch gave.
 struct EpochRecord {
   std::int64_t epoch = 0;
-  double loss = 0;           ///< mean training loss over the epoch's batches
-  double accuracy = 0;       ///< training accuracy over the epoch, in [0, 1]
-  double test_accuracy = 0;  ///< accuracy on the held-out samples after the epoch, in [0, 1]
+  double loss = 0;                ///< mean training loss over the epoch's batches
+  double accuracy = 0;            ///< training accuracy over the epoch, in [0, 1]
+  double test_loss = 0;           ///< mean loss over the whole test set after the epoch
+  double test_accuracy = 0;       ///< accuracy over the whole test set after the epoch, in [0, 1]
+  double seconds = 0;             ///< the epoch's training time (evaluation and saving excluded)
+  double samples_per_second = 0;  ///< training samples over `seconds`
 
   Json to_json() const;
   static EpochRecord from_json(const Json& json);

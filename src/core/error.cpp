@@ -37,4 +37,7 @@ ArgumentError::ArgumentError(std::string path, std::string reason)
 CheckpointError::CheckpointError(std::string path, const std::string& reason)
     : Error(path + ": " + reason), path_(std::move(path)) {}
 
+DataError::DataError(std::string path, const std::string& reason)
+    : Error(path + ": " + reason), path_(std::move(path)) {}
+
 }  // namespace torchsystem

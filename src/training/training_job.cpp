@@ -1,12 +1,16 @@
 #include "torchsystem/training_job.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/optim/optimizer.h>
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
@@ -16,6 +20,7 @@
 #include "torchsystem/checkpoint_store.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
+#include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/value_traits.hpp"
@@ -25,8 +30,8 @@ namespace torchsystem {
 
 namespace {
 
-constexpr std::string_view config_keys[] = {"model",      "criterion", "optimizer", "epochs",
-                                            "batch_size", "seed",      "store",     "data"};
+constexpr std::string_view config_keys[] = {"model", "criterion", "optimizer", "epochs", "batch_size",
+                                            "seed",  "store",     "data",      "threads"};
 
 std::string known_keys() {
   std::string text;
@@ -74,39 +79,56 @@ std::string percent(double fraction) {
   return text.str();
 }
 
-/// Progress while an epoch runs: a redrawn bar on a terminal, else a line at each quarter.
+/// Progress while an epoch runs: a redrawn bar on a terminal, else a line at each quarter; both show
+/// the samples per second so far and the time the epoch has left at that pace.
 class Progress {
  public:
-  Progress(std::ostream& out, std::int64_t epoch, std::int64_t batches, bool in_place)
-      : out_(out), epoch_(epoch), batches_(batches), in_place_(in_place) {}
+  Progress(std::ostream& out, std::int64_t epoch, std::int64_t batches, std::int64_t samples, bool in_place)
+      : out_(out),
+        epoch_(epoch),
+        batches_(batches),
+        samples_(samples),
+        in_place_(in_place),
+        started_(std::chrono::steady_clock::now()) {}
 
-  void update(std::int64_t done, double mean_loss) {
+  void update(std::int64_t done, std::int64_t samples_done, double mean_loss) {
+    const bool last = done == batches_;
     if (in_place_) {
       const auto step = std::max<std::int64_t>(1, batches_ / 50);
-      if (done % step != 0 && done != batches_) return;
+      if (done % step != 0 && !last) return;
+    } else {
+      const std::int64_t quarter = 4 * done / batches_;
+      if (quarter == reported_ || last) return;
+      reported_ = quarter;
+    }
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    const double rate = elapsed > 0 ? static_cast<double>(samples_done) / elapsed : 0;
+    const double left = rate > 0 ? static_cast<double>(samples_ - samples_done) / rate : 0;
+    std::ostringstream line;
+    line << std::fixed << std::setprecision(4) << "loss " << mean_loss << std::setprecision(0) << "  " << rate
+         << " samples/s  " << std::setprecision(1) << left << " s left";
+    if (in_place_) {
       const auto filled = static_cast<int>(30 * done / batches_);
       out_ << "\r  epoch " << epoch_ << " [" << std::string(filled, '#') << std::string(30 - filled, '.')
-           << "] " << std::setw(3) << 100 * done / batches_ << "%  loss " << std::fixed
-           << std::setprecision(4) << mean_loss << std::flush;
+           << "] " << std::setw(3) << 100 * done / batches_ << "%  " << line.str() << std::flush;
       return;
     }
-    const std::int64_t quarter = 4 * done / batches_;
-    if (quarter == reported_ || done == batches_) return;
-    reported_ = quarter;
-    out_ << "  epoch " << epoch_ << ": " << 25 * quarter << "% (" << done << "/" << batches_
-         << " batches), loss " << std::fixed << std::setprecision(4) << mean_loss << std::endl;
+    out_ << "  epoch " << epoch_ << ": " << 25 * reported_ << "% (" << done << "/" << batches_
+         << " batches), " << line.str() << std::endl;
   }
 
   void finish() {
-    if (in_place_) out_ << "\r" << std::string(70, ' ') << "\r" << std::flush;
+    if (in_place_) out_ << "\r" << std::string(100, ' ') << "\r" << std::flush;
   }
 
  private:
   std::ostream& out_;
   std::int64_t epoch_;
   std::int64_t batches_;
+  std::int64_t samples_;
   bool in_place_;
   std::int64_t reported_ = 0;
+  std::chrono::steady_clock::time_point started_;
 };
 
 struct Trainee {
@@ -115,23 +137,43 @@ struct Trainee {
   std::shared_ptr<torch::optim::Optimizer> optimizer;
 };
 
-double accuracy(const torch::Tensor& outputs, const torch::Tensor& targets) {
-  return outputs.argmax(1).eq(targets).sum().item<double>() / static_cast<double>(targets.size(0));
+/// Loss and accuracy over the whole test set, in inference mode, in batches of `batch` samples.
+std::pair<double, double> evaluate(Trainee& trainee, const Samples& test, std::int64_t batch) {
+  trainee.model.ptr()->eval();
+  const c10::InferenceMode inference;
+  const std::int64_t samples = test.inputs.size(0);
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  for (std::int64_t from = 0; from < samples; from += batch) {
+    const std::int64_t to = std::min(samples, from + batch);
+    const torch::Tensor outputs = trainee.model.forward(test.inputs.slice(0, from, to));
+    const torch::Tensor targets = test.targets.slice(0, from, to);
+    // The loss's mean over the slice, weighted by its size: the mean over the whole set.
+    loss_sum += trainee.criterion.forward(outputs, targets).item<double>() * static_cast<double>(to - from);
+    correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
+  }
+  return {loss_sum / static_cast<double>(samples),
+          static_cast<double>(correct) / static_cast<double>(samples)};
 }
 
 /// One epoch; nullopt when `stop` was set before it finished.
-std::optional<EpochRecord> run_epoch(Trainee& trainee, const PrototypeTask& task,
-                                     const TrainingConfig& config, std::int64_t epoch, std::ostream& out,
-                                     const std::atomic<bool>* stop, bool in_place) {
-  const Samples data = task.training_samples(epoch);
+std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source, const TrainingConfig& config,
+                                     std::int64_t epoch, std::ostream& out, const std::atomic<bool>* stop,
+                                     bool in_place) {
+  const auto started = std::chrono::steady_clock::now();
+  const Samples data = source.training_samples(epoch);
   const std::int64_t samples = data.inputs.size(0);
   const std::int64_t batches = (samples + config.batch_size - 1) / config.batch_size;
   torch::manual_seed(epoch_seed(config.seed, epoch));  // dropout
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(epoch_seed(config.seed, epoch));
+  // Shuffling is one permutation and one gather of the whole split: batches are then slices of one
+  // contiguous tensor, with no per-sample or per-batch copying.
   const torch::Tensor order = at::randperm(samples, generator, at::kLong);
+  const torch::Tensor shuffled_inputs = data.inputs.index_select(0, order);
+  const torch::Tensor shuffled_targets = data.targets.index_select(0, order);
 
   trainee.model.ptr()->train();
-  Progress progress(out, epoch, batches, in_place);
+  Progress progress(out, epoch, batches, samples, in_place);
   double loss_sum = 0;
   std::int64_t correct = 0;
   for (std::int64_t batch = 0; batch < batches; ++batch) {
@@ -139,9 +181,9 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const PrototypeTask& task
       progress.finish();
       return std::nullopt;
     }
-    const torch::Tensor indices = order.slice(0, batch * config.batch_size, (batch + 1) * config.batch_size);
-    const torch::Tensor inputs = data.inputs.index_select(0, indices);
-    const torch::Tensor targets = data.targets.index_select(0, indices);
+    const std::int64_t from = batch * config.batch_size, to = std::min(samples, from + config.batch_size);
+    const torch::Tensor inputs = shuffled_inputs.slice(0, from, to);
+    const torch::Tensor targets = shuffled_targets.slice(0, from, to);
     torch::Tensor outputs;
     // A closure serves every optimizer: LBFGS evaluates it several times, the others once.
     const torch::Tensor loss = trainee.optimizer->step([&] {
@@ -153,7 +195,7 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const PrototypeTask& task
     });
     loss_sum += loss.item<double>();
     correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
-    progress.update(batch + 1, loss_sum / static_cast<double>(batch + 1));
+    progress.update(batch + 1, to, loss_sum / static_cast<double>(batch + 1));
   }
   progress.finish();
 
@@ -161,18 +203,15 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const PrototypeTask& task
   record.epoch = epoch;
   record.loss = loss_sum / static_cast<double>(batches);
   record.accuracy = static_cast<double>(correct) / static_cast<double>(samples);
-  trainee.model.ptr()->eval();
-  {
-    const torch::NoGradGuard no_grad;
-    const Samples& test = task.test_samples();
-    record.test_accuracy = accuracy(trainee.model.forward(test.inputs), test.targets);
-  }
+  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  record.samples_per_second = static_cast<double>(samples) / record.seconds;
+  std::tie(record.test_loss, record.test_accuracy) = evaluate(trainee, source.test_samples(), 1000);
   return record;
 }
 
 /// Runs the model and the loss on two held-out samples, so that a model or loss that does not fit the
 /// task is a configuration error before anything is trained or saved, not a failure mid-epoch.
-void check_fits_task(Trainee& trainee, const PrototypeTask& task) {
+void check_fits_task(Trainee& trainee, const DataSource& task) {
   const Samples& test = task.test_samples();
   const torch::Tensor inputs = test.inputs.slice(0, 0, 2);
   const torch::Tensor targets = test.targets.slice(0, 0, 2);
@@ -183,15 +222,15 @@ void check_fits_task(Trainee& trainee, const PrototypeTask& task) {
     outputs = trainee.model.forward(inputs);
   } catch (const std::exception& error) {
     throw ArgumentError("config.model", "cannot run on the task's inputs of shape [2, " +
-                                            std::to_string(task.options().features) +
+                                            std::to_string(task.features()) +
                                             "]: " + training_detail::message_of(error));
   }
-  if (outputs.dim() != 2 || outputs.size(1) != task.options().classes) {
+  if (outputs.dim() != 2 || outputs.size(1) != task.classes()) {
     std::ostringstream shape;
     shape << outputs.sizes();
     throw ArgumentError("config.model", "gives outputs of shape " + shape.str() +
                                             " for 2 samples; the task needs [2, " +
-                                            std::to_string(task.options().classes) + "] (a score per class)");
+                                            std::to_string(task.classes()) + "] (a score per class)");
   }
   try {
     trainee.criterion.forward(outputs, targets);
@@ -223,6 +262,22 @@ Json history_json(const std::vector<EpochRecord>& history) {
   return json;
 }
 
+/// LibTorch's intra-op threads for the job: TORCHSYSTEM_THREADS, else the configuration's `threads`, else
+/// the count measured fastest for the job's shapes on the project's 2-core machines (docs/benchmarks.md).
+std::int64_t job_threads(const TrainingConfig& config) {
+  constexpr std::int64_t measured_fastest = 1;
+  if (const char* text = std::getenv("TORCHSYSTEM_THREADS"); text != nullptr && *text != '\0') {
+    Json value;
+    try {
+      value = parse_json(text);
+    } catch (const JsonError&) {
+      value = std::string(text);
+    }
+    return training_detail::positive_int(value, "TORCHSYSTEM_THREADS", 256);
+  }
+  return config.threads > 0 ? config.threads : measured_fastest;
+}
+
 }  // namespace
 
 TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesystem::path& base) {
@@ -252,12 +307,20 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
   }
   result.store = std::filesystem::path(store.get<std::string>());
   if (result.store.is_relative() && !base.empty()) result.store = (base / result.store).lexically_normal();
-  if (config.contains("data")) result.data = SyntheticDataOptions::from_json(config["data"], "config.data");
+  if (config.contains("data")) result.data = DataOptions::from_json(config["data"], "config.data", base);
+  if (config.contains("threads"))
+    result.threads = training_detail::positive_int(config["threads"], "config.threads", 256);
   return result;
 }
 
 Json EpochRecord::to_json() const {
-  return {{"epoch", epoch}, {"loss", loss}, {"accuracy", accuracy}, {"test_accuracy", test_accuracy}};
+  return {{"epoch", epoch},
+          {"loss", loss},
+          {"accuracy", accuracy},
+          {"test_loss", test_loss},
+          {"test_accuracy", test_accuracy},
+          {"seconds", seconds},
+          {"samples_per_second", samples_per_second}};
 }
 
 EpochRecord EpochRecord::from_json(const Json& json) {
@@ -266,12 +329,18 @@ EpochRecord EpochRecord::from_json(const Json& json) {
   record.loss = json.at("loss").get<double>();
   record.accuracy = json.at("accuracy").get<double>();
   record.test_accuracy = json.at("test_accuracy").get<double>();
+  // Recorded since the job trains on data sets; earlier checkpoints' curves lack them.
+  record.test_loss = json.value("test_loss", 0.0);
+  record.seconds = json.value("seconds", 0.0);
+  record.samples_per_second = json.value("samples_per_second", 0.0);
   return record;
 }
 
 TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
                      std::ostream& out, const std::atomic<bool>* stop, bool progress_in_place) {
   const TorchCatalog& catalog = torch_catalog();
+  const std::int64_t threads = job_threads(config);
+  at::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(config.seed);  // the model's initial weights
   Trainee trainee;
   trainee.model = built("model", [&] { return models.create_as<torch::nn::AnyModule>(config.model); });
@@ -281,7 +350,8 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
     return catalog.optimizers.create(config.optimizer, trainee.model.ptr()->parameters());
   });
   const TrainingAggregate aggregate{trainee.model.ptr(), trainee.criterion.ptr(), trainee.optimizer};
-  const PrototypeTask task(config.data, config.seed);
+  const DataSource task(config.data, config.seed);
+  out << "data " << task.description() << "; " << threads << (threads == 1 ? " thread" : " threads") << "\n";
   check_fits_task(trainee, task);
 
   TrainingReport report;
@@ -314,7 +384,9 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
                         {"data", config.data.to_json()}};
     store.save(aggregate, epoch, extra);
     out << "epoch " << epoch << "  loss " << std::fixed << std::setprecision(4) << record->loss
-        << "  accuracy " << percent(record->accuracy) << "  test accuracy " << percent(record->test_accuracy)
+        << "  accuracy " << percent(record->accuracy) << "  test loss " << record->test_loss
+        << "  test accuracy " << percent(record->test_accuracy) << "  " << std::setprecision(1)
+        << record->seconds << " s (" << std::setprecision(0) << record->samples_per_second << " samples/s)"
         << "  saved " << report.checkpoint.filename().string() << std::endl;
   }
   return report;

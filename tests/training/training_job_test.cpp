@@ -254,6 +254,8 @@ TEST(TrainProgram, TheExampleConfigurationIsTheSeedsIdentity) {
   EXPECT_EQ(ts::getname(model) + "-" + ts::gethash(model), "MLP-af51a51a38f7ad81f9523360fafe7068");
   EXPECT_EQ(config.optimizer, ts::parse_json(R"({"name": "Adam", "arguments": {"lr": 0.001}})"));
   EXPECT_EQ(config.criterion, ts::parse_json(R"({"name": "CrossEntropyLoss"})"));
+  EXPECT_EQ(config.data.name, "FashionMNIST");
+  EXPECT_EQ(config.data.root, ts::fashion_mnist_root);
 }
 
 TEST(TrainProgram, RunTwiceResumesAndTheCliListsTheCheckpoint) {
@@ -276,6 +278,22 @@ TEST(TrainProgram, RunTwiceResumesAndTheCliListsTheCheckpoint) {
   ASSERT_EQ(entries.size(), 1U);
   EXPECT_EQ(entries[0]["name"], "MLP");
   EXPECT_EQ(entries[0]["epoch"], 4);
+  // The per-epoch metrics of both runs.
+  const ts::Json& history = entries[0]["history"];
+  ASSERT_EQ(history.size(), 4U) << listed.output;
+  for (std::size_t index = 0; index < history.size(); ++index) {
+    const ts::Json& record = history[index];
+    EXPECT_EQ(record["epoch"], index + 1);
+    for (const char* key : {"loss", "accuracy", "test_loss", "test_accuracy", "seconds", "samples_per_second"})
+      EXPECT_TRUE(record[key].is_number()) << key << " in " << record.dump();
+    EXPECT_GE(record["test_accuracy"].get<double>(), 0.0);
+    EXPECT_LE(record["test_accuracy"].get<double>(), 1.0);
+    EXPECT_GT(record["seconds"].get<double>(), 0.0);
+    EXPECT_NEAR(record["samples_per_second"].get<double>() * record["seconds"].get<double>(), 600, 1e-6);
+  }
+  EXPECT_NE(first.output.find("data synthetic: 600 training and 200 test samples"), std::string::npos)
+      << first.output;
+  EXPECT_NE(first.output.find("samples/s"), std::string::npos) << first.output;
 }
 
 TEST(TrainProgram, InterruptLosesAtMostTheEpochInProgress) {

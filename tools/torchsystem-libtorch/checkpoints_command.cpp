@@ -28,8 +28,9 @@ Temporary files of a save in progress are skipped.
 
 Options:
   --json       print a JSON array instead, one object per checkpoint: name, hash, epoch, arguments,
-               criterion and optimizer ({"name", "hash", "arguments"}), size, modified (ISO 8601,
-               UTC) and path
+               criterion and optimizer ({"name", "hash", "arguments"}), history (the training
+               job's per-epoch metrics: epoch, loss, accuracy, test_loss, test_accuracy, seconds,
+               samples_per_second), size, modified (ISO 8601, UTC) and path
   -h, --help   print this help
 
 Exit status: 0 on success; 1 when DIR does not exist or is not a directory, or when a checkpoint is
@@ -100,6 +101,9 @@ Json as_json(const std::vector<CheckpointInfo>& checkpoints) {
     entry["arguments"] = checkpoint.metadata["model"]["arguments"];
     entry["criterion"] = checkpoint.metadata["criterion"];
     entry["optimizer"] = checkpoint.metadata["optimizer"];
+    // The training job's per-epoch metrics (docs/training.md); none for a file without the store's metadata.
+    const Json& extra = checkpoint.metadata["extra"];
+    entry["history"] = extra.is_object() && extra.contains("history") ? extra["history"] : Json::array();
     entry["size"] = checkpoint.size;
     entry["modified"] = iso_utc(checkpoint.modified);
     entry["path"] = checkpoint.path.string();
