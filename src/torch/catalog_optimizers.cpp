@@ -13,6 +13,7 @@
 #include <torch/optim/sgd.h>
 
 #include "catalog_support.hpp"
+#include "fused_adam.hpp"
 #include "maximizing.hpp"
 
 namespace torchsystem::catalog {
@@ -72,7 +73,7 @@ void register_optimizers(TorchCatalog& catalog) {
         only_default("decoupled_weight_decay", decoupled_weight_decay, false);
         auto options =
             torch::optim::AdamOptions(lr).betas(betas).eps(eps).weight_decay(weight_decay).amsgrad(amsgrad);
-        return optim::make_maximizing<torch::optim::Adam>(std::move(params), options, maximize);
+        return optim::make_maximizing<optim::FusedAdam>(std::move(params), options, maximize);
       }),
       "params", "lr"_a = 0.001, "betas"_a = std::tuple{0.9, 0.999}, "eps"_a = 1e-8, "weight_decay"_a = 0.0,
       "amsgrad"_a = false, "foreach"_a = std::nullopt, "maximize"_a = false, "capturable"_a = false,
