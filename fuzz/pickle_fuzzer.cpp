@@ -24,7 +24,7 @@ void check_tensors(const td::PyTree& tree, const td::PyNode* node,
   if (!seen.insert(node).second) return;
   if (node->kind == td::PyNode::Kind::tensor) {
     const auto& tensor = node->tensor;
-    std::uint64_t last = static_cast<std::uint64_t>(tensor.offset);
+    auto last = static_cast<std::uint64_t>(tensor.offset);
     bool empty = false;
     for (std::size_t dim = 0; dim < tensor.sizes.size(); ++dim) {
       empty |= tensor.sizes[dim] == 0;

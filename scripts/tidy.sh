@@ -33,7 +33,8 @@ fi
 core_units() {
   cd "$root" && ls src/core/*.cpp src/training/archive_source.cpp tools/common/*.cpp tools/torchsystem/*.cpp \
     examples/reference.cpp examples/tour.cpp tests/core/*.cpp tests/training/archive_source_test.cpp \
-    src/training/archive_pickle.cpp tests/training/archive_pickle_test.cpp \
+    src/training/archive_pickle.cpp tests/training/archive_pickle_test.cpp src/training/pickle.cpp \
+    tests/training/pickle_test.cpp fuzz/pickle_fuzzer.cpp \
     benchmarks/core_benchmarks.cpp fuzz/identity_fuzzer.cpp fuzz/config_fuzzer.cpp fuzz/jsonl_fuzzer.cpp \
     fuzz/replay_main.cpp
 }

@@ -167,7 +167,7 @@ class Reader {
     std::uint64_t value = 0;
     for (std::size_t index = bytes.size(); index-- > 0;)
       value = value << 8 | static_cast<unsigned char>(bytes[index]);
-    const unsigned bits = static_cast<unsigned>(8 * bytes.size());
+    const auto bits = static_cast<unsigned>(8 * bytes.size());
     if (bits < 64 && (value >> (bits - 1)) != 0) value |= ~std::uint64_t{0} << bits;  // sign extension
     return static_cast<std::int64_t>(value);
   }

@@ -74,7 +74,8 @@ TEST(Pickle, RoundTripsEveryKind) {
   tree.set(root, "str", tree.string("é\n"));
   tree.set(root, "tuple", tree.tuple({tree.floating(0.9), tree.floating(0.999)}));
   tree.set(root, "list", tree.list({tree.integer(0), tree.integer(1)}));
-  tree.set(tree.root = root, tree.integer(7), tree.dict(true));
+  tree.root = root;
+  td::PyTree::set(root, tree.integer(7), tree.dict(true));
   td::PyTensor tensor{"0", "LongStorage", 3, 0, {3}, {1}, false};
   tree.set(root, "tensor", tree.tensor(tensor));
 
