@@ -8,9 +8,7 @@
 #include <unistd.h>
 
 #include <caffe2/serialize/versions.h>
-#include <torch/optim/lbfgs.h>
 #include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 
 #include <algorithm>
 #include <array>

@@ -157,19 +157,14 @@ std::vector<std::pair<std::string, torch::Tensor>> module_tensors(const torch::n
 // Optimizers: one description per type, of its param_groups keys (PyTorch 1.13's order) and its state.
 
 /// Group keys of PyTorch's implementation switches, which LibTorch has no equivalent of: a file may hold
-/// them only with PyTorch's defaults.
-bool restates_default_switch(const std::string& key, const PyNode* value) {
-  static const std::array<const char*, 5> switches = {"foreach", "fused", "capturable", "differentiable",
-                                                      "decoupled_weight_decay"};
-  for (const char* name : switches) {
-    if (key == name) return value->kind == Kind::none || (value->kind == Kind::boolean && !value->boolean);
-  }
-  return false;
-}
-
+/// them only with PyTorch's defaults (None or False).
 bool is_switch(const std::string& key) {
   return key == "foreach" || key == "fused" || key == "capturable" || key == "differentiable" ||
          key == "decoupled_weight_decay";
+}
+
+bool is_switch_default(const PyNode* value) {
+  return value->kind == Kind::none || (value->kind == Kind::boolean && !value->boolean);
 }
 
 /// Reads one hyperparameter of a group into cloned options.
@@ -723,7 +718,7 @@ PreparedLoad prepare_optimizer_load(torch::optim::Optimizer& optimizer, const Py
         maximize = value_maximize;
       } else if (const auto setter = kind.read_group.find(key); setter != kind.read_group.end()) {
         setter->second(*group_options, value, path + "." + key);
-      } else if (is_switch(key) && !restates_default_switch(key, value)) {
+      } else if (is_switch(key) && !is_switch_default(value)) {
         throw StateError(path + "." + key + " is " + describe(value) +
                          ": LibTorch has no equivalent of this PyTorch switch; only its default is read");
       }

@@ -39,6 +39,7 @@
 
 #include "cli_runner.hpp"
 #include "seed_models.hpp"
+#include "state_dict.hpp"
 #include "temp_dir.hpp"
 #include "torch_save.hpp"
 #include "torchsystem/checkpoint_store.hpp"
@@ -879,13 +880,65 @@ TEST(CheckpointStoreDamage, APickleBeyondTorchSaveIsRefusedBehindValidCrcs) {
       {"the global \"torch._utils._rebuild_tensor_v9\" is not one torch.save writes"});
   // The first storage: ('storage', torch.FloatStorage, '0', 'cpu', 128) for input_layer.weight [16, 8], then
   // BINPERSID and the tensor's offset 0. One element more; an offset past the storage.
-  const std::string first = std::string("X\x03\x00\x00\x00" "cpuK\x80tQK\x00", 14);
+  const std::string first = std::string(
+      "X\x03\x00\x00\x00"
+      "cpuK\x80tQK\x00",
+      14);
   expect_refused_behind_valid_crcs(
-      store, path, changed(first, std::string("X\x03\x00\x00\x00" "cpuK\x81tQK\x00", 14)),
+      store, path,
+      changed(first, std::string("X\x03\x00\x00\x00"
+                                 "cpuK\x81tQK\x00",
+                                 14)),
       {"storage \"0\" of 129 elements of 4 bytes does not fit its record of 512 bytes"});
   expect_refused_behind_valid_crcs(store, path,
-                                   changed(first, std::string("X\x03\x00\x00\x00" "cpuK\x80tQK\x01", 14)),
+                                   changed(first, std::string("X\x03\x00\x00\x00"
+                                                              "cpuK\x80tQK\x01",
+                                                              14)),
                                    {"a tensor reaching past its storage \"0\" of 128 elements"});
+}
+
+// A file in the reference's layout from a newer PyTorch: `param_groups` keys LibTorch has no equivalent of
+// are read at their defaults (and a scheduler's `initial_lr` is ignored); any other value is refused.
+TEST(CheckpointStoreDamage, NewerPyTorchsGroupKeysAreReadOnlyAtTheirDefaults) {
+  namespace td = torchsystem::training_detail;
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee saved = make();
+  saved.train(1);
+  const fs::path path = store.path_for(ts::getname(saved.module()), ts::gethash(saved.module()));
+  const auto write = [&](bool fused) {
+    td::PyTree tree;
+    td::TensorTable tensors;
+    td::PyNode* root = tree.dict();
+    tree.set(root, "epoch", tree.integer(1));
+    tree.set(root, "nn", td::module_state_dict(tree, tensors, *saved.module()));
+    td::PyNode* optimizer = td::optimizer_state_dict(tree, tensors, *saved.optimizer);
+    td::PyNode* group = optimizer->find("param_groups")->items[0];
+    tree.set(group, "fused", tree.boolean(fused));
+    tree.set(group, "initial_lr", tree.floating(0.5));
+    tree.set(root, "optimizer", optimizer);
+    tree.root = root;
+    fs::create_directories(dir.path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    td::write_torch_save(tree, tensors, [&](const void* data, std::size_t size) {
+      out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+      return size;
+    });
+  };
+  write(true);
+  Trainee fresh = make();
+  const auto before = tensors_of(*fresh.module());
+  const std::string message = checkpoint_error([&] { store.load(fresh.aggregate()); }).what();
+  EXPECT_TRUE(contains(message, "optimizer.param_groups[0].fused is True: LibTorch has no equivalent"))
+      << message;
+  EXPECT_EQ(difference(before, tensors_of(*fresh.module())), "");
+  write(false);
+  const auto loaded = store.load(fresh.aggregate());
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->epoch, 1);
+  EXPECT_TRUE(loaded->metadata["model"]["arguments"].is_null())
+      << "no metadata: the identity is the file name";
+  EXPECT_EQ(difference(tensors_of(*saved.module()), tensors_of(*fresh.module())), "");
 }
 
 TEST(CheckpointStoreFormerFormat, ARunSavedInTheFormerFormatResumesAndItsNextSaveWritesTheNewOne) {
