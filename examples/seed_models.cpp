@@ -13,7 +13,7 @@ MLPImpl::MLPImpl(std::int64_t input_size, std::int64_t hidden_size, std::int64_t
     : input_layer(register_module(
           "input_layer", torch::nn::Linear(torch::nn::LinearOptions(input_size, hidden_size).bias(true)))),
       activation(std::move(activation)),
-      dropout(register_module("dropout", torch::nn::Dropout(dropout))),
+      dropout(register_module("dropout", torchsystem::nn::Dropout(dropout))),
       output_layer(register_module("output_layer", torch::nn::Linear(hidden_size, output_size))) {
   register_module("activation", this->activation.ptr());
 }
@@ -27,7 +27,7 @@ GLUImpl::GLUImpl(std::int64_t input_size, std::int64_t hidden_size, std::int64_t
     : input_layer(register_module("input_layer", torch::nn::Linear(input_size, hidden_size))),
       gate_layer(register_module("gate_layer", torch::nn::Linear(input_size, hidden_size))),
       activation(std::move(activation)),
-      dropout(register_module("dropout", torch::nn::Dropout(dropout))),
+      dropout(register_module("dropout", torchsystem::nn::Dropout(dropout))),
       output_layer(register_module("output_layer", torch::nn::Linear(hidden_size, output_size))) {
   register_module("activation", this->activation.ptr());
 }

@@ -6,13 +6,13 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
 
 #include "torchsystem/registry.hpp"
+#include "torchsystem/torch/dropout.hpp"
 
 namespace seed {
 
@@ -27,7 +27,7 @@ class MLPImpl : public torch::nn::Module {
  private:
   torch::nn::Linear input_layer;
   torch::nn::AnyModule activation;
-  torch::nn::Dropout dropout;
+  torchsystem::nn::Dropout dropout;
   torch::nn::Linear output_layer;
 };
 TORCH_MODULE(MLP);
@@ -43,7 +43,7 @@ class GLUImpl : public torch::nn::Module {
   torch::nn::Linear input_layer;
   torch::nn::Linear gate_layer;
   torch::nn::AnyModule activation;
-  torch::nn::Dropout dropout;
+  torchsystem::nn::Dropout dropout;
   torch::nn::Linear output_layer;
 };
 TORCH_MODULE(GLU);

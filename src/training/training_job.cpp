@@ -156,10 +156,31 @@ std::pair<double, double> evaluate(Trainee& trainee, const Samples& test, std::i
           static_cast<double>(correct) / static_cast<double>(samples)};
 }
 
+/// The shuffled copy of the training split, kept for the whole run. A fresh 188 MB tensor per epoch
+/// cost more in page faults than the gather itself (0.6 s of a 1.2 s epoch here); refilled in place,
+/// the gather takes a few hundredths of a second.
+struct ShuffleBuffers {
+  torch::Tensor inputs;
+  torch::Tensor targets;
+
+  void fill(const Samples& data, const torch::Tensor& order) {
+    if (!inputs.defined() || !inputs.sizes().equals(data.inputs.sizes()) ||
+        inputs.scalar_type() != data.inputs.scalar_type()) {
+      inputs = torch::empty_like(data.inputs, at::MemoryFormat::Contiguous);
+    }
+    if (!targets.defined() || !targets.sizes().equals(data.targets.sizes()) ||
+        targets.scalar_type() != data.targets.scalar_type()) {
+      targets = torch::empty_like(data.targets, at::MemoryFormat::Contiguous);
+    }
+    at::index_select_out(inputs, data.inputs, 0, order);
+    at::index_select_out(targets, data.targets, 0, order);
+  }
+};
+
 /// One epoch; nullopt when `stop` was set before it finished.
 std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source, const TrainingConfig& config,
-                                     std::int64_t epoch, std::ostream& out, const std::atomic<bool>* stop,
-                                     bool in_place) {
+                                     std::int64_t epoch, ShuffleBuffers& shuffled, std::ostream& out,
+                                     const std::atomic<bool>* stop, bool in_place) {
   const auto started = std::chrono::steady_clock::now();
   const Samples data = source.training_samples(epoch);
   const std::int64_t samples = data.inputs.size(0);
@@ -169,8 +190,9 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
   // Shuffling is one permutation and one gather of the whole split: batches are then slices of one
   // contiguous tensor, with no per-sample or per-batch copying.
   const torch::Tensor order = at::randperm(samples, generator, at::kLong);
-  const torch::Tensor shuffled_inputs = data.inputs.index_select(0, order);
-  const torch::Tensor shuffled_targets = data.targets.index_select(0, order);
+  shuffled.fill(data, order);
+  const torch::Tensor& shuffled_inputs = shuffled.inputs;
+  const torch::Tensor& shuffled_targets = shuffled.targets;
 
   trainee.model.ptr()->train();
   Progress progress(out, epoch, batches, samples, in_place);
@@ -369,8 +391,9 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
     out << "no checkpoint of this identity in " << config.store.string() << ": starting fresh\n";
   }
 
+  ShuffleBuffers shuffled;
   for (std::int64_t epoch = report.resumed_from + 1; epoch <= report.resumed_from + config.epochs; ++epoch) {
-    const auto record = run_epoch(trainee, task, config, epoch, out, stop, progress_in_place);
+    const auto record = run_epoch(trainee, task, config, epoch, shuffled, out, stop, progress_in_place);
     if (!record) {
       report.interrupted = true;
       out << "interrupted during epoch " << epoch << ": it is not saved; the checkpoint holds epoch "
