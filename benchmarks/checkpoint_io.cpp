@@ -16,7 +16,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/loss.h>
 #include <torch/optim/sgd.h>
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 
 #include "torchsystem/torch.hpp"
 

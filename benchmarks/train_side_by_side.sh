@@ -23,9 +23,9 @@ cpp_run() {  # label, then environment assignments; prints "label median_seconds
   cat >"$work/config.json" <<JSON
 {"model": {"name": "MLP", "arguments": {"input_size": 784, "hidden_size": 256, "output_size": 10, "dropout": 0.5, "activation": "ReLU"}},
  "criterion": {"name": "CrossEntropyLoss"}, "optimizer": {"name": "Adam", "arguments": {"lr": 0.001}},
- "epochs": $epochs, "batch_size": 64, "seed": 42, "store": "store", "data": {"name": "FashionMNIST", "root": "$root"}}
+ "epochs": $epochs, "batch_size": 64, "seed": 42, "store": "store", "data": {"name": "FashionMNIST", "root": "$root"}, "plugins": ["seed"]}
 JSON
-  env "$@" "$bin/train" "$work/config.json" >/dev/null
+  env "$@" "$bin/torchsystem" train "$work/config.json" >/dev/null
   "$bin/torchsystem" checkpoints "$work/store" --json | /usr/bin/python3 -c '
 import json, statistics, sys
 history = json.load(sys.stdin)[0]["history"]

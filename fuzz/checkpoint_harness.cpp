@@ -23,7 +23,7 @@
 
 #include "fuzz_support.hpp"
 #include "seed_models.hpp"
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/torch.hpp"
 #include "zip_crc.hpp"
 

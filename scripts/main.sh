@@ -3,8 +3,8 @@
 # saving a checkpoint under the model's identity every epoch. Run it again: it resumes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TORCHSYSTEM_TARGETS="train torchsystem_cli torchsystem_libtorch_cli" source "$root/scripts/setup.sh"
-"$build/bin/train" "$root/examples/configs/seed.json"
+TORCHSYSTEM_TARGETS="torchsystem_cli" source "$root/scripts/setup.sh"
+"$build/bin/torchsystem" train "$root/examples/configs/seed.json"
 echo
 echo "checkpoints in $root/data/weights:"
 "$build/bin/torchsystem" checkpoints "$root/data/weights"

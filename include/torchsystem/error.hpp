@@ -11,7 +11,8 @@
 //   ├── UnknownNameError   a name no registry entry has; lists the close names that exist
 //   ├── ArgumentError      arguments that do not fit a signature (in code or a configuration)
 //   ├── CheckpointError    a checkpoint that cannot be saved, read, or does not match what is asked
-//   └── DataError          a data set file that is missing, truncated or not of its format
+//   ├── DataError          a data set file that is missing, truncated or not of its format
+//   └── PluginError        a plugin library that cannot be found, loaded or registered
 #pragma once
 
 #include <stdexcept>
@@ -88,6 +89,17 @@ class CheckpointError : public Error {
 class DataError : public Error {
  public:
   DataError(std::string path, const std::string& reason);
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
+/// A plugin (a user's shared library of models) that cannot be found or loaded, has no entry point, or
+/// whose registration threw. `path()` is the library or the name asked for; `what()` names it and why.
+class PluginError : public Error {
+ public:
+  PluginError(std::string path, const std::string& reason);
   const std::string& path() const noexcept { return path_; }
 
  private:

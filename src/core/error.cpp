@@ -40,4 +40,7 @@ CheckpointError::CheckpointError(std::string path, const std::string& reason)
 DataError::DataError(std::string path, const std::string& reason)
     : Error(path + ": " + reason), path_(std::move(path)) {}
 
+PluginError::PluginError(std::string path, const std::string& reason)
+    : Error("plugin " + path + ": " + reason), path_(std::move(path)) {}
+
 }  // namespace torchsystem

@@ -1,7 +1,7 @@
 // The checkpoint store: archives named by identity, written atomically, checked before they are loaded.
 //
 // File layout, the metadata format and the guarantees are described in docs/checkpoints.md.
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 // IDX data sets and the job's data source (datasets.hpp). zlib's gz functions read gzip'd and plain
 // files alike.
-#include "torchsystem/datasets.hpp"
+#include "torchsystem/training/datasets.hpp"
 
 #include <zlib.h>
 

@@ -1,4 +1,4 @@
-#include "torchsystem/synthetic_data.hpp"
+#include "torchsystem/training/synthetic_data.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>

@@ -1,4 +1,4 @@
-#include "torchsystem/training_job.hpp"
+#include "torchsystem/training/training_job.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -17,7 +17,7 @@
 #include <string>
 #include <utility>
 
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
@@ -30,8 +30,8 @@ namespace torchsystem {
 
 namespace {
 
-constexpr std::string_view config_keys[] = {"model", "criterion", "optimizer", "epochs", "batch_size",
-                                            "seed",  "store",     "data",      "threads"};
+constexpr std::string_view config_keys[] = {"model", "criterion", "optimizer", "epochs",  "batch_size",
+                                            "seed",  "store",     "data",      "threads", "plugins"};
 
 std::string known_keys() {
   std::string text;
@@ -300,6 +300,21 @@ std::int64_t job_threads(const TrainingConfig& config) {
   return config.threads > 0 ? config.threads : measured_fastest;
 }
 
+std::vector<std::string> plugin_list(const Json& plugins) {
+  if (!plugins.is_array())
+    throw ArgumentError("config.plugins", "expected a list of plugin names or paths, got " + describe_json(plugins));
+  std::vector<std::string> result;
+  for (std::size_t index = 0; index < plugins.size(); ++index) {
+    const Json& entry = plugins[index];
+    if (!entry.is_string() || entry.get_ref<const std::string&>().empty()) {
+      throw ArgumentError("config.plugins[" + std::to_string(index) + "]",
+                          "expected a plugin name or a library path, got " + describe_json(entry));
+    }
+    result.push_back(entry.get<std::string>());
+  }
+  return result;
+}
+
 }  // namespace
 
 TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesystem::path& base) {
@@ -332,6 +347,8 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
   if (config.contains("data")) result.data = DataOptions::from_json(config["data"], "config.data", base);
   if (config.contains("threads"))
     result.threads = training_detail::positive_int(config["threads"], "config.threads", 256);
+  if (config.contains("plugins")) result.plugins = plugin_list(config["plugins"]);
+  result.base = base;
   return result;
 }
 

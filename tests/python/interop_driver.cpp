@@ -23,7 +23,7 @@
 #include "seed_models.hpp"
 #include "state_dict.hpp"
 #include "torch_save.hpp"
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
 

@@ -1,7 +1,7 @@
 """The main job and real PyTorch: its checkpoint restores in Python with the reference's code, and a
 checkpoint Python saved in the reference's layout resumes in the job.
 
-    main_job_test.py TRAIN TORCHSYSTEM WORKDIR
+    main_job_test.py TORCHSYSTEM WORKDIR
 """
 import hashlib
 import json
@@ -18,12 +18,12 @@ from interop_test import MLP  # noqa: E402  (the reference's MLP)
 ARGUMENTS = {"input_size": 784, "hidden_size": 32, "output_size": 10, "dropout": 0.5, "activation": "ReLU"}
 
 
-def main(train, torchsystem, workdir):
+def main(torchsystem, workdir):
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     config = {"model": {"name": "MLP", "arguments": ARGUMENTS}, "criterion": {"name": "CrossEntropyLoss"},
               "optimizer": {"name": "Adam", "arguments": {"lr": 0.001}}, "epochs": 1, "batch_size": 64, "seed": 3,
-              "store": "weights", "data": {"train_samples": 512, "test_samples": 128}}
+              "store": "weights", "data": {"train_samples": 512, "test_samples": 128}, "plugins": ["seed"]}
     config_path = os.path.join(workdir, "config.json")
     with open(config_path, "w") as file:
         json.dump(config, file)
@@ -31,7 +31,7 @@ def main(train, torchsystem, workdir):
     path = os.path.join(workdir, "weights", f"MLP-{digest}.pth")
 
     # The job's checkpoint, restored as the reference restores.
-    subprocess.run([train, config_path], check=True, capture_output=True)
+    subprocess.run([torchsystem, "train", config_path], check=True, capture_output=True)
     model = MLP(784, 32, 10, 0.5, torch.nn.ReLU())
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
     checkpoint = torch.load(path, map_location="cpu")
@@ -58,7 +58,7 @@ def main(train, torchsystem, workdir):
                                        check=True, capture_output=True, text=True).stdout)
     assert [(entry["name"], entry["hash"], entry["epoch"], entry["arguments"]) for entry in listed] == \
         [("MLP", digest, 5, None)], listed
-    run = subprocess.run([train, config_path], check=True, capture_output=True, text=True)
+    run = subprocess.run([torchsystem, "train", config_path], check=True, capture_output=True, text=True)
     assert "resuming from epoch 5" in run.stdout, run.stdout
     resumed = torch.load(path, map_location="cpu")
     assert resumed["epoch"] == 6, resumed["epoch"]

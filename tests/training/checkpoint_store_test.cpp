@@ -42,7 +42,7 @@
 #include "state_dict.hpp"
 #include "temp_dir.hpp"
 #include "torch_save.hpp"
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"

@@ -1,6 +1,6 @@
-// IDX data sets (torchsystem/datasets.hpp): what the reader gives for files it writes itself, gzip'd
+// IDX data sets (torchsystem/training/datasets.hpp): what the reader gives for files it writes itself, gzip'd
 // and plain, every refusal naming the file, the configuration's "data", and Debian's Fashion-MNIST.
-#include "torchsystem/datasets.hpp"
+#include "torchsystem/training/datasets.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>

@@ -21,10 +21,10 @@
 #include "torch_test_support.hpp"
 
 #include "seed_models.hpp"
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
-#include "torchsystem/training_job.hpp"
+#include "torchsystem/training/training_job.hpp"
 
 namespace training_job_test {
 
@@ -85,6 +85,9 @@ TEST(TrainingConfig, ErrorsNameTheKey) {
             "config.optimizer: missing");
   EXPECT_EQ(fault("data", ts::parse_json(R"({"classes": 0})")),
             "config.data.classes: expected an int from 1 to 65536, got 0");
+  EXPECT_EQ(fault("plugins", "seed"), "config.plugins: expected a list of plugin names or paths, got \"seed\"");
+  EXPECT_EQ(fault("plugins", ts::parse_json(R"(["seed", ""])")),
+            "config.plugins[1]: expected a plugin name or a library path, got \"\"");
 }
 
 TEST(TrainingConfig, RelativeStoreIsTakenFromTheConfigurationsDirectory) {
@@ -241,7 +244,9 @@ TEST(TrainingJob, StopLosesOnlyTheEpochInProgress) {
 
 namespace training_job_test {
 
-void write_config(const std::filesystem::path& path, const ts::Json& config) {
+/// Writes `config` for the program, which knows the seed's models through their plugin.
+void write_config(const std::filesystem::path& path, ts::Json config) {
+  config["plugins"] = ts::Json::array({"seed"});
   std::ofstream(path) << ts::dumps(config);
 }
 
@@ -256,12 +261,13 @@ TEST(TrainProgram, TheExampleConfigurationIsTheSeedsIdentity) {
   EXPECT_EQ(config.criterion, ts::parse_json(R"({"name": "CrossEntropyLoss"})"));
   EXPECT_EQ(config.data.name, "FashionMNIST");
   EXPECT_EQ(config.data.root, ts::fashion_mnist_root);
+  EXPECT_EQ(config.plugins, std::vector<std::string>{"seed"});
 }
 
 TEST(TrainProgram, RunTwiceResumesAndTheCliListsTheCheckpoint) {
   const TempDir dir;
   write_config(dir.path() / "job.json", small_config("weights", 2));
-  const std::string command = std::string(TORCHSYSTEM_TRAIN) + " " + (dir.path() / "job.json").string();
+  const std::string command = std::string(TORCHSYSTEM_CLI) + " train " + (dir.path() / "job.json").string();
   const auto first = example_output::run_command(command);
   EXPECT_EQ(first.status, 0) << first.output;
   EXPECT_NE(first.output.find("starting fresh"), std::string::npos) << first.output;
@@ -305,7 +311,7 @@ TEST(TrainProgram, InterruptLosesAtMostTheEpochInProgress) {
   if (child == 0) {
     const std::string log = (dir.path() / "log.txt").string();
     freopen(log.c_str(), "w", stdout);
-    execl(TORCHSYSTEM_TRAIN, "train", (dir.path() / "job.json").c_str(), static_cast<char*>(nullptr));
+    execl(TORCHSYSTEM_CLI, "torchsystem", "train", (dir.path() / "job.json").c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   // Wait for a saved epoch, then press Ctrl-C.

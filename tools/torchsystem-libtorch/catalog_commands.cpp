@@ -9,6 +9,7 @@
 #include "command.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
+#include "program.hpp"
 #include "torchsystem/torch.hpp"
 
 namespace torchsystem::cli {
@@ -21,34 +22,26 @@ struct Group {
   const RegistryBase* registry;
 };
 
-struct ProgramRegistries {
+/// The registries in the order `list` shows them and names are looked up: the plugins' models first (a
+/// plugin's name shadows a catalog module's), then the catalog.
+std::vector<Group> registries() {
+  const TorchCatalog& catalog = torch_catalog();
   std::vector<Group> groups;
-
-  ProgramRegistries() {
-    const TorchCatalog& catalog = torch_catalog();
-    groups = {{"Modules", "module", &catalog.modules},
-              {"Losses", "loss", &catalog.losses},
-              {"Optimizers", "optimizer", &catalog.optimizers}};
-  }
-};
-
-const ProgramRegistries& registries() {
-  static const ProgramRegistries program;
-  return program;
-}
-
-const Group* find_group(std::string_view name) {
-  for (const Group& group : registries().groups) {
-    if (group.registry->contains(name)) return &group;
-  }
-  return nullptr;
+  if (program_models().size() > 0) groups.push_back({"Models from plugins", "module", &program_models()});
+  groups.push_back({"Modules", "module", &catalog.modules});
+  groups.push_back({"Losses", "loss", &catalog.losses});
+  groups.push_back({"Optimizers", "optimizer", &catalog.optimizers});
+  return groups;
 }
 
 /// The group holding `name`; throws UnknownNameError with close names from every group otherwise.
-const Group& require_group(std::string_view name) {
-  if (const Group* group = find_group(name)) return *group;
+Group require_group(std::string_view name) {
+  const auto groups = registries();
+  for (const Group& group : groups) {
+    if (group.registry->contains(name)) return group;
+  }
   std::vector<std::string> all;
-  for (const Group& group : registries().groups) {
+  for (const Group& group : groups) {
     for (auto& key : group.registry->keys()) all.push_back(std::move(key));
   }
   throw UnknownNameError(std::string(name), close_names(name, all), "torchsystem");
@@ -87,12 +80,15 @@ bool wants_help(std::span<const std::string_view> arguments) {
 
 constexpr std::string_view list_usage = R"(usage: torchsystem list [--json]
 
-Lists the catalog: LibTorch's modules, losses and optimizers under their PyTorch names, each with
-its signature (parameters in PyTorch's order, with their defaults).
+Lists the models of the loaded plugins, then the catalog: LibTorch's modules, losses and optimizers
+under their PyTorch names, each with its signature (parameters in order, with their defaults).
 
 Options:
-  --json       print a JSON array of the names instead, in the same order
-  -h, --help   print this help
+  --json          print a JSON array of the names instead, in the same order
+  --plugin PATH   load a plugin first (a library path, or a name looked up as lib<name>.so in
+                  TORCHSYSTEM_PLUGIN_PATH and the installed plugin directory); may be repeated.
+                  TORCHSYSTEM_PLUGINS (colon-separated) loads plugins for every command.
+  -h, --help      print this help
 )";
 
 constexpr std::string_view signature_usage = R"(usage: torchsystem signature NAME [--json]
@@ -102,9 +98,10 @@ Shows the parameters of a registered type, in order, with their types and defaul
 Parameters left out of identity (an optimizer's params) are listed after the signature.
 
 Options:
-  --json       print a JSON object of parameter name to type name, in order, without the parameters
-               left out of identity (the reference's `signature`)
-  -h, --help   print this help
+  --json          print a JSON object of parameter name to type name, in order, without the
+                  parameters left out of identity (the reference's `signature`)
+  --plugin PATH   load a plugin first (see `torchsystem list --help`); may be repeated
+  -h, --help      print this help
 )";
 
 constexpr std::string_view create_usage = R"(usage: torchsystem create CONFIG
@@ -117,6 +114,10 @@ An optimizer is built over no parameters: the command shows its identity only.
 Arguments:
   CONFIG   a file holding {"name": NAME, "arguments": {...}}, or - for standard input. Nested
            entities are a name ("ReLU") or {"name": ..., "arguments": {...}}.
+
+Options:
+  --plugin PATH   load a plugin first, so CONFIG may name its models (see `torchsystem list --help`)
+  -h, --help      print this help
 
 Exit status: 0 on success; 1 when the configuration is wrong (the message gives the path of the
 fault, such as Conv2d.padding); 2 when the command line is wrong.
@@ -136,14 +137,14 @@ int list_command(std::span<const std::string_view> arguments) {
   if (!parsed.positional.empty()) throw UsageError("list takes no arguments");
   if (parsed.json) {
     Json names = Json::array();
-    for (const Group& group : registries().groups) {
+    for (const Group& group : registries()) {
       for (auto& key : group.registry->keys()) names.push_back(std::move(key));
     }
     write_all(stdout, dumps(names) + "\n");
     return exit_ok;
   }
   std::string out;
-  for (const Group& group : registries().groups) {
+  for (const Group& group : registries()) {
     const auto keys = group.registry->keys();
     out += std::string(group.title) + " (" + std::to_string(keys.size()) + "):\n";
     for (const auto& key : keys) out += "  " + group.registry->info(key).describe() + "\n";
@@ -159,7 +160,7 @@ int signature_command(std::span<const std::string_view> arguments) {
   }
   const ParsedArguments parsed = parse(arguments, true);
   if (parsed.positional.size() != 1) throw UsageError("signature takes one NAME");
-  const Group& group = require_group(parsed.positional.front());
+  const Group group = require_group(parsed.positional.front());
   if (parsed.json) {
     write_all(stdout, dumps(group.registry->signature(parsed.positional.front())) + "\n");
     return exit_ok;
@@ -182,7 +183,7 @@ int create_command(std::span<const std::string_view> arguments) {
     throw ArgumentError("config",
                         "expected an object {\"name\": ..., \"arguments\": {...}} in " + input.display);
   }
-  const Group& group = require_group(config["name"].get_ref<const std::string&>());
+  const Group group = require_group(config["name"].get_ref<const std::string&>());
 
   Json result;
   if (group.registry == &torch_catalog().optimizers) {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "command.hpp"
-#include "torchsystem/checkpoint_store.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/identity.hpp"
 
 namespace torchsystem::cli {

@@ -1,20 +1,47 @@
-// `torchsystem-libtorch`: the catalog's commands of the `torchsystem` program (list, signature, create),
-// linked with LibTorch. `torchsystem` runs it for those commands; it can also be run directly.
+// `torchsystem-libtorch`: the commands of the `torchsystem` program that need LibTorch (train, list,
+// signature, create, checkpoints), with plugins. `torchsystem` executes it in its own place for those
+// commands, from libexec/torchsystem/; it can also be run directly.
+#include <cstdio>
+#include <exception>
+#include <string_view>
+#include <vector>
+
 #include "command.hpp"
+#include "program.hpp"
 
 namespace torchsystem::cli {
 namespace {
 
 constexpr Command commands[] = {
-    {"list", "list the catalog: LibTorch's modules, losses and optimizers", list_command},
-    {"signature", "show a catalog type's parameters", signature_command},
-    {"create", "build an object from a JSON configuration and print its identity", create_command},
-    {"checkpoints", "list the checkpoints of a store directory", checkpoints_command},
+    with_function(train_summary, train_command),
+    with_function(list_summary, list_command),
+    with_function(signature_summary, signature_command),
+    with_function(create_summary, create_command),
+    with_function(checkpoints_summary, checkpoints_command),
 };
+
+int run(int argc, char** argv) {
+  const std::vector<std::string_view> arguments(argv + (argc > 0 ? 1 : 0), argv + argc);
+  std::vector<std::string_view> rest;
+  try {
+    rest = take_plugin_options(arguments);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "torchsystem: %s\n", e.what());
+    return exit_usage;
+  }
+  return run_commands(commands, rest);
+}
 
 }  // namespace
 }  // namespace torchsystem::cli
 
 int main(int argc, char** argv) {
-  return torchsystem::cli::run_main(torchsystem::cli::commands, argc, argv);
+  try {
+    return torchsystem::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "torchsystem: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "torchsystem: unexpected error\n");
+  }
+  return torchsystem::cli::exit_bad_data;
 }

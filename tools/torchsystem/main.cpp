@@ -1,6 +1,7 @@
 // The `torchsystem` command-line program. `hash` runs here, on the core alone, so it starts in
-// milliseconds; the catalog's commands need LibTorch (which takes about half a second to load) and run
-// in the companion program `torchsystem-libtorch`, installed beside this one.
+// milliseconds; the commands that need LibTorch (which takes about half a second to load) run in the
+// companion program `torchsystem-libtorch`, installed in libexec/torchsystem/, which this one executes
+// in its own place: a user sees one program.
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,11 +18,12 @@
 namespace torchsystem::cli {
 namespace {
 
+/// The companion, at the same place relative to this program in the build tree and in an installation.
 std::filesystem::path companion_program() {
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error) throw std::runtime_error("cannot find this program's directory: " + error.message());
-  return self.parent_path() / "torchsystem-libtorch";
+  return (self.parent_path() / TORCHSYSTEM_COMPANION).lexically_normal();
 }
 
 /// Replaces this process with the companion program, running `command` with `arguments`.
@@ -35,28 +37,26 @@ std::filesystem::path companion_program() {
   argv.push_back(nullptr);
   std::fflush(stdout);
   ::execv(program.c_str(), argv.data());
+  if (errno == ENOENT) {
+    throw std::runtime_error("'" + std::string(command) +
+                             "' needs torchsystem's LibTorch layer, which this installation lacks (no " +
+                             program + ")");
+  }
   throw std::runtime_error("cannot run " + program + ": " + std::strerror(errno));
 }
 
-int list_in_companion(std::span<const std::string_view> arguments) {
-  run_in_companion("list", arguments);
-}
-int signature_in_companion(std::span<const std::string_view> arguments) {
-  run_in_companion("signature", arguments);
-}
-int create_in_companion(std::span<const std::string_view> arguments) {
-  run_in_companion("create", arguments);
-}
-int checkpoints_in_companion(std::span<const std::string_view> arguments) {
-  run_in_companion("checkpoints", arguments);
+template <const Command& summary>
+int in_companion(std::span<const std::string_view> arguments) {
+  run_in_companion(summary.name, arguments);
 }
 
 constexpr Command commands[] = {
     {"hash", "print the identity hash of a name and its arguments", hash_command},
-    {"list", "list the catalog: LibTorch's modules, losses and optimizers", list_in_companion},
-    {"signature", "show a catalog type's parameters", signature_in_companion},
-    {"create", "build an object from a JSON configuration and print its identity", create_in_companion},
-    {"checkpoints", "list the checkpoints of a store directory", checkpoints_in_companion},
+    with_function(train_summary, in_companion<train_summary>),
+    with_function(list_summary, in_companion<list_summary>),
+    with_function(signature_summary, in_companion<signature_summary>),
+    with_function(create_summary, in_companion<create_summary>),
+    with_function(checkpoints_summary, in_companion<checkpoints_summary>),
 };
 
 }  // namespace

@@ -1,10 +1,11 @@
 // The training job: one JSON configuration builds a model, a loss and an optimizer by name, trains them
-// on the synthetic task, saves a checkpoint under the model's identity after every epoch and, run again,
+// on a data set (datasets.hpp), saves a checkpoint under the model's identity after every epoch and, run again,
 // resumes from the last saved epoch.
 //
 //   {"model": {"name": "MLP", "arguments": {...}}, "criterion": {"name": "CrossEntropyLoss"},
 //    "optimizer": {"name": "Adam", "arguments": {"lr": 0.001}},
-//    "epochs": 3, "batch_size": 64, "seed": 42, "store": "data/weights"}
+//    "epochs": 3, "batch_size": 64, "seed": 42, "store": "data/weights",
+//    "data": {"name": "FashionMNIST"}, "plugins": ["seed"]}
 //
 // `epochs` is the number of epochs each run trains: the first run trains epochs 1 to 3, the next run of
 // the same configuration resumes and trains 4 to 6. A changed model hyperparameter is another identity,
@@ -25,7 +26,7 @@
 
 #include "torchsystem/json.hpp"
 #include "torchsystem/registry.hpp"
-#include "torchsystem/datasets.hpp"
+#include "torchsystem/training/datasets.hpp"
 
 namespace torchsystem {
 
@@ -41,6 +42,11 @@ struct TrainingConfig {
   /// LibTorch's intra-op threads (at::set_num_threads); 0 keeps the default, the count measured fastest
   /// for the job's shapes on the project's machines (docs/benchmarks.md). TORCHSYSTEM_THREADS overrides.
   std::int64_t threads = 0;
+  /// Plugins the model needs (torchsystem/torch/plugin.hpp): names or library paths, as given. The
+  /// `torchsystem train` command loads them before it builds the model; train() itself does not.
+  std::vector<std::string> plugins;
+  /// The directory relative paths in the configuration are taken from (its file's directory).
+  std::filesystem::path base;
 
   /// Reads and checks a configuration; every fault is an ArgumentError with its path (`config.epochs`).
   /// A relative `store` is taken relative to `base` (the configuration file's directory).

@@ -20,7 +20,7 @@
 #include <utility>
 
 #include "torchsystem/json.hpp"
-#include "torchsystem/synthetic_data.hpp"
+#include "torchsystem/training/synthetic_data.hpp"
 
 namespace torchsystem {
 
