@@ -64,6 +64,7 @@ install(FILES ${PROJECT_BINARY_DIR}/torchsystemConfig.cmake ${PROJECT_BINARY_DIR
         DESTINATION ${TORCHSYSTEM_CMAKE_DIR})
 
 # pkg-config for the core: `pkg-config --cflags --libs torchsystem-core` (C++20 is the consumer's to set).
+file(RELATIVE_PATH TORCHSYSTEM_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 configure_file(cmake/torchsystem-core.pc.in ${PROJECT_BINARY_DIR}/torchsystem-core.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/torchsystem-core.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

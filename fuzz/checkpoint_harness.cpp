@@ -23,8 +23,8 @@
 
 #include "fuzz_support.hpp"
 #include "seed_models.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/torch.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "zip_crc.hpp"
 
 namespace torchsystem::fuzz {

@@ -4,8 +4,10 @@
 
 #include "torchsystem/torch/activations.hpp"
 #include "torchsystem/torch/catalog.hpp"
+#include "torchsystem/torch/dropout.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/torch/optimizers.hpp"
+#include "torchsystem/torch/plugin.hpp"
 #include "torchsystem/torch/transformer.hpp"
 #include "torchsystem/torch/upsample.hpp"
 #include "torchsystem/torch/values.hpp"

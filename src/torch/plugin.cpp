@@ -42,12 +42,14 @@ Loaded& loaded() {
 }  // namespace
 
 std::filesystem::path resolve_plugin(std::string_view reference, const PluginSearch& search) {
-  if (reference.empty()) throw PluginError(quoted(reference), "an empty name; expected a library path or a plugin name");
+  if (reference.empty())
+    throw PluginError(quoted(reference), "an empty name; expected a library path or a plugin name");
   if (names_a_path(reference)) {
     const std::filesystem::path path = search.base / std::filesystem::path(reference);
     std::error_code error;
     if (!std::filesystem::is_regular_file(path, error))
-      throw PluginError(quoted(path), "no such file; expected a shared library (.so) with torchsystem models");
+      throw PluginError(quoted(path),
+                        "no such file; expected a shared library (.so) with torchsystem models");
     return path;
   }
   std::string file;

@@ -17,12 +17,12 @@
 #include <string>
 #include <utility>
 
-#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/value_traits.hpp"
 #include "training_support.hpp"
 
@@ -302,7 +302,8 @@ std::int64_t job_threads(const TrainingConfig& config) {
 
 std::vector<std::string> plugin_list(const Json& plugins) {
   if (!plugins.is_array())
-    throw ArgumentError("config.plugins", "expected a list of plugin names or paths, got " + describe_json(plugins));
+    throw ArgumentError("config.plugins",
+                        "expected a list of plugin names or paths, got " + describe_json(plugins));
   std::vector<std::string> result;
   for (std::size_t index = 0; index < plugins.size(); ++index) {
     const Json& entry = plugins[index];

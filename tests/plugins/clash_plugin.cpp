@@ -10,7 +10,8 @@ namespace clash_plugin {
 
 class LinearImpl : public torch::nn::Module {
  public:
-  explicit LinearImpl(std::int64_t width) : layer(register_module("layer", torch::nn::Linear(width, width))) {}
+  explicit LinearImpl(std::int64_t width)
+      : layer(register_module("layer", torch::nn::Linear(width, width))) {}
   torch::Tensor forward(const torch::Tensor& input) { return layer(input); }
 
  private:

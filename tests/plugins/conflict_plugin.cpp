@@ -10,7 +10,8 @@ namespace conflict_plugin {
 
 class WideImpl : public torch::nn::Module {
  public:
-  explicit WideImpl(std::int64_t width) : layer(register_module("layer", torch::nn::Linear(width, 2 * width))) {}
+  explicit WideImpl(std::int64_t width)
+      : layer(register_module("layer", torch::nn::Linear(width, 2 * width))) {}
   torch::Tensor forward(const torch::Tensor& input) { return layer(input); }
 
  private:

@@ -23,9 +23,9 @@
 #include "seed_models.hpp"
 #include "state_dict.hpp"
 #include "torch_save.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 
 namespace ts = torchsystem;
 namespace td = torchsystem::training_detail;

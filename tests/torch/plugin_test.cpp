@@ -121,14 +121,15 @@ TEST_F(PluginCli, ARegistrationThatThrowsIsAClearErrorNamingTheFile) {
 TEST_F(PluginCli, TheSamePluginFromTwoFilesRegistersItsClassesOnce) {
   // A copy of a plugin holds the same C++ types, which the registry already has: nothing clashes.
   fs::copy_file(TORCHSYSTEM_CLASH_PLUGIN, path("libclash-copy.so"));
-  const Outcome result = run({"signature", "Linear", "--json", "--plugin", TORCHSYSTEM_CLASH_PLUGIN, "--plugin",
-                              path("libclash-copy.so").string()});
+  const Outcome result = run({"signature", "Linear", "--json", "--plugin", TORCHSYSTEM_CLASH_PLUGIN,
+                              "--plugin", path("libclash-copy.so").string()});
   ASSERT_EQ(result.status, 0) << result.err;
   EXPECT_EQ(ts::parse_json(result.out), ts::parse_json(R"({"width": "int"})"));
 }
 
 TEST_F(PluginCli, TheSameLibraryTwiceLoadsOnce) {
-  const Outcome result = run({"create", "-", "--plugin", "seed", "--plugin", TORCHSYSTEM_SEED_PLUGIN}, mlp_config);
+  const Outcome result =
+      run({"create", "-", "--plugin", "seed", "--plugin", TORCHSYSTEM_SEED_PLUGIN}, mlp_config);
   ASSERT_EQ(result.status, 0) << result.err;
 }
 

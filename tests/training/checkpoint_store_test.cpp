@@ -42,10 +42,10 @@
 #include "state_dict.hpp"
 #include "temp_dir.hpp"
 #include "torch_save.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "zip_crc.hpp"
 
 namespace checkpoint_store_test {

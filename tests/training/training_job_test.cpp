@@ -21,9 +21,9 @@
 #include "torch_test_support.hpp"
 
 #include "seed_models.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/training/training_job.hpp"
 
 namespace training_job_test {
@@ -85,7 +85,8 @@ TEST(TrainingConfig, ErrorsNameTheKey) {
             "config.optimizer: missing");
   EXPECT_EQ(fault("data", ts::parse_json(R"({"classes": 0})")),
             "config.data.classes: expected an int from 1 to 65536, got 0");
-  EXPECT_EQ(fault("plugins", "seed"), "config.plugins: expected a list of plugin names or paths, got \"seed\"");
+  EXPECT_EQ(fault("plugins", "seed"),
+            "config.plugins: expected a list of plugin names or paths, got \"seed\"");
   EXPECT_EQ(fault("plugins", ts::parse_json(R"(["seed", ""])")),
             "config.plugins[1]: expected a plugin name or a library path, got \"\"");
 }
@@ -290,7 +291,8 @@ TEST(TrainProgram, RunTwiceResumesAndTheCliListsTheCheckpoint) {
   for (std::size_t index = 0; index < history.size(); ++index) {
     const ts::Json& record = history[index];
     EXPECT_EQ(record["epoch"], index + 1);
-    for (const char* key : {"loss", "accuracy", "test_loss", "test_accuracy", "seconds", "samples_per_second"})
+    for (const char* key :
+         {"loss", "accuracy", "test_loss", "test_accuracy", "seconds", "samples_per_second"})
       EXPECT_TRUE(record[key].is_number()) << key << " in " << record.dump();
     EXPECT_GE(record["test_accuracy"].get<double>(), 0.0);
     EXPECT_LE(record["test_accuracy"].get<double>(), 1.0);
@@ -311,7 +313,8 @@ TEST(TrainProgram, InterruptLosesAtMostTheEpochInProgress) {
   if (child == 0) {
     const std::string log = (dir.path() / "log.txt").string();
     freopen(log.c_str(), "w", stdout);
-    execl(TORCHSYSTEM_CLI, "torchsystem", "train", (dir.path() / "job.json").c_str(), static_cast<char*>(nullptr));
+    execl(TORCHSYSTEM_CLI, "torchsystem", "train", (dir.path() / "job.json").c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   // Wait for a saved epoch, then press Ctrl-C.

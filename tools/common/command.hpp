@@ -36,14 +36,15 @@ struct Command {
 
 /// The commands that need LibTorch, as both programs' tables describe them: `torchsystem` runs them in
 /// its companion, `torchsystem-libtorch`, which implements them.
-inline constexpr Command train_summary{"train", "train a model from a JSON configuration, resuming from its checkpoint",
-                                       nullptr};
-inline constexpr Command list_summary{"list", "list the plugins' models and the catalog (modules, losses, optimizers)",
-                                      nullptr};
+inline constexpr Command train_summary{
+    "train", "train a model from a JSON configuration, resuming from its checkpoint", nullptr};
+inline constexpr Command list_summary{
+    "list", "list the plugins' models and the catalog (modules, losses, optimizers)", nullptr};
 inline constexpr Command signature_summary{"signature", "show a registered type's parameters", nullptr};
-inline constexpr Command create_summary{"create", "build an object from a JSON configuration and print its identity",
-                                        nullptr};
-inline constexpr Command checkpoints_summary{"checkpoints", "list the checkpoints of a store directory", nullptr};
+inline constexpr Command create_summary{
+    "create", "build an object from a JSON configuration and print its identity", nullptr};
+inline constexpr Command checkpoints_summary{"checkpoints", "list the checkpoints of a store directory",
+                                             nullptr};
 
 /// `summary` with its function set.
 constexpr Command with_function(Command summary, CommandFunction run) {

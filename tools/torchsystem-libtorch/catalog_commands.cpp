@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "command.hpp"
+#include "program.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
-#include "program.hpp"
 #include "torchsystem/torch.hpp"
 
 namespace torchsystem::cli {

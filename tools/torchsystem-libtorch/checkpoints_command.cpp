@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "command.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/identity.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
 
 namespace torchsystem::cli {
 namespace {

@@ -1,0 +1,50 @@
+// The installed LibTorch and training layers: a user's model registered beside the catalog, a catalog
+// module built from JSON, and a checkpoint saved and found by identity.
+#include <torch/nn/modules/linear.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+
+#include "torchsystem/identity.hpp"
+#include "torchsystem/json_reader.hpp"
+#include "torchsystem/torch/catalog.hpp"
+#include "torchsystem/torch/module.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
+
+namespace ts = torchsystem;
+using namespace ts::literals;
+
+class TinyImpl : public torch::nn::Module {
+ public:
+  TinyImpl(std::int64_t width, double scale) : layer(register_module("layer", torch::nn::Linear(width, 1))) {
+    (void)scale;
+  }
+  torch::Tensor forward(const torch::Tensor& input) { return layer(input); }
+
+ private:
+  torch::nn::Linear layer;
+};
+TORCH_MODULE(Tiny);
+
+int main() {
+  ts::Registry<torch::nn::Module> models("downstream models");
+  models.register_class<Tiny(std::int64_t, double)>("width", "scale"_a = 1.0);
+  models.include(ts::torch_catalog().modules);  // for nested names, such as an activation argument
+
+  const auto tiny = models.create_as<Tiny>(ts::parse_json(R"({"name": "Tiny", "arguments": {"width": 4}})"));
+  std::cout << ts::getname(tiny) << " " << ts::dumps(ts::getarguments(tiny)) << " " << ts::gethash(tiny)
+            << "\n";
+
+  const auto linear = ts::torch_catalog().modules.create(
+      ts::parse_json(R"({"name": "Linear", "arguments": {"in_features": 784, "out_features": 10}})"));
+  std::cout << ts::getname(linear) << " " << ts::dumps(ts::getarguments(linear)) << " " << ts::gethash(linear)
+            << "\n";
+
+  const auto store_dir = std::filesystem::temp_directory_path() / "torchsystem-downstream-store";
+  std::filesystem::remove_all(store_dir);
+  const ts::CheckpointStore store(store_dir);
+  std::cout << "checkpoint " << store.path_for(ts::getname(tiny), ts::gethash(tiny)).filename().string()
+            << "\n";
+  std::filesystem::remove_all(store_dir);
+}
