@@ -164,16 +164,17 @@ struct ShuffleBuffers {
   torch::Tensor targets;
 
   void fill(const Samples& data, const torch::Tensor& order) {
-    if (!inputs.defined() || !inputs.sizes().equals(data.inputs.sizes()) ||
-        inputs.scalar_type() != data.inputs.scalar_type()) {
-      inputs = torch::empty_like(data.inputs, at::MemoryFormat::Contiguous);
-    }
-    if (!targets.defined() || !targets.sizes().equals(data.targets.sizes()) ||
-        targets.scalar_type() != data.targets.scalar_type()) {
-      targets = torch::empty_like(data.targets, at::MemoryFormat::Contiguous);
-    }
-    at::index_select_out(inputs, data.inputs, 0, order);
-    at::index_select_out(targets, data.targets, 0, order);
+    gather(inputs, data.inputs, order);
+    gather(targets, data.targets, order);
+  }
+
+ private:
+  /// Rows `order` of `source` into `buffer`, which is (re)made only when its shape or type changes.
+  static void gather(torch::Tensor& buffer, const torch::Tensor& source, const torch::Tensor& order) {
+    if (!buffer.defined() || !buffer.sizes().equals(source.sizes()) ||
+        buffer.scalar_type() != source.scalar_type())
+      buffer = torch::empty_like(source, at::MemoryFormat::Contiguous);
+    at::index_select_out(buffer, source, 0, order);
   }
 };
 
