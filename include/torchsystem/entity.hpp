@@ -21,11 +21,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeindex>
 #include <typeinfo>
 #include <utility>
 #include <vector>
 
 #include "torchsystem/error.hpp"
+#include "torchsystem/extension.hpp"
 #include "torchsystem/json.hpp"
 
 namespace torchsystem {
@@ -74,6 +76,8 @@ class EntityRecord {
 /// The number of entities alive in this process; it returns to its old value when they are destroyed.
 std::size_t live_entities() noexcept;
 
+namespace detail {
+
 /// The deleter of every handle the library creates; it owns the entity's record.
 struct EntityDeleter {
   std::unique_ptr<EntityRecord> record;
@@ -93,6 +97,8 @@ const EntityRecord* find_record(const std::shared_ptr<T>& pointer) noexcept {
   return deleter ? deleter->record.get() : nullptr;
 }
 
+}  // namespace detail
+
 /// A type-erased shared handle to an object, able to hand it back as any public base class.
 class Object {
  public:
@@ -107,7 +113,7 @@ class Object {
 
   explicit operator bool() const noexcept { return pointer_ != nullptr; }
   const std::type_info& type() const noexcept { return type_ ? *type_ : typeid(void); }
-  const EntityRecord* record() const noexcept { return find_record(pointer_); }
+  const EntityRecord* record() const noexcept { return detail::find_record(pointer_); }
 
   /// The object as a B, sharing ownership; nullptr when it is not a B.
   template <class B>
@@ -153,17 +159,7 @@ class Object {
   bool exact_ = false;
 };
 
-/// How the library hands out objects of a registered type T: by default std::shared_ptr<T>. A layer
-/// specializes it for handle types (LibTorch's module holders) so that create<Holder> returns a Holder.
-/// A specialization may also provide `static std::string type_name()` (the class's default name, such as
-/// `Linear` for a holder of LinearImpl) and `static void prepare()` (run before create<T> and
-/// Registry::add<T>, so that a layer can register its built-in types on first use).
-template <class T>
-struct handle_traits {
-  using element_type = T;
-  using handle_type = std::shared_ptr<T>;
-  static handle_type wrap(std::shared_ptr<element_type> pointer) { return pointer; }
-};
+namespace detail {
 
 /// The default registered name of T: handle_traits<T>::type_name() if given, else the element's name.
 template <class T>
@@ -175,29 +171,13 @@ void prepare_class() {
   if constexpr (requires { handle_traits<T>::prepare(); }) handle_traits<T>::prepare();
 }
 
-/// Another handle type a class's objects can be handed out as, when that needs the object's static
-/// type (LibTorch's AnyModule does). `convert` returns the handle in a std::any, or an empty one.
-struct Conversion {
-  const std::type_info* target = nullptr;
-  std::any (*convert)(const Object&) = nullptr;
-};
-
-/// The conversions a layer declares for objects of element type E; none by default.
-template <class E>
-struct extra_conversions {
-  static std::vector<Conversion> list() { return {}; }
-};
-
-/// Handles that refer to entities: as arguments they are recorded by identity, as parameters they
-/// accept registered objects (or, in a configuration, a name or {"name": ..., "arguments": {...}}).
-template <class H>
-struct entity_traits;
+}  // namespace detail
 
 /// The unqualified name of a C++ type, as Python's `__name__` would give it: `Model` for `app::Model`.
-std::string unqualified_type_name(const std::type_info& type);
+std::string unqualified_type_name(std::type_index type);
 
 template <class T>
-std::string default_class_name() {
+std::string detail::default_class_name() {
   if constexpr (requires { handle_traits<T>::type_name(); })
     return handle_traits<T>::type_name();
   else

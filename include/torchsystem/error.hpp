@@ -8,13 +8,14 @@
 //   ├── IdentityError      a value with no Python identity text (invalid UTF-8, too deep)
 //   ├── RegistrationError  a class definition that is invalid or conflicts with an earlier one
 //   ├── NotAnEntityError   the identity of an object not created through the library
-//   ├── UnknownNameError   a name no registry entry has; lists the close names that exist
 //   ├── ArgumentError      arguments that do not fit a signature (in code or a configuration)
+//   │   └── UnknownNameError  a name no registry entry has, at any depth; lists the close names
 //   ├── CheckpointError    a checkpoint that cannot be saved, read, or does not match what is asked
 //   ├── DataError          a data set file that is missing, truncated or not of its format
 //   └── PluginError        a plugin library that cannot be found, loaded or registered
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -46,19 +47,6 @@ class NotAnEntityError : public Error {
   using Error::Error;
 };
 
-/// A name that is not registered. `suggestions()` holds the registered names closest to it.
-class UnknownNameError : public Error {
- public:
-  UnknownNameError(std::string name, std::vector<std::string> suggestions, const std::string& where);
-
-  const std::string& name() const noexcept { return name_; }
-  const std::vector<std::string>& suggestions() const noexcept { return suggestions_; }
-
- private:
-  std::string name_;
-  std::vector<std::string> suggestions_;
-};
-
 /// Arguments that do not fit a signature. `path()` is where the fault is, such as
 /// `MLP.activation -> GLU.hidden_size`; `reason()` is what was expected; `what()` joins the two.
 class ArgumentError : public Error {
@@ -68,9 +56,38 @@ class ArgumentError : public Error {
   const std::string& path() const noexcept { return path_; }
   const std::string& reason() const noexcept { return reason_; }
 
+  /// Throws a copy of this error, of the same derived type, with `path` as its path: the library calls
+  /// it to put the enclosing parameter in front as an error travels out of a nested configuration.
+  [[noreturn]] void rethrow_at(std::string path) const;
+
+ protected:
+  /// A copy of this error, of its derived type, with another path.
+  virtual std::exception_ptr with_path(std::string path) const;
+
  private:
   std::string path_;
   std::string reason_;
+};
+
+/// A name that no registry entry has, at the top of a configuration (empty `path()`) or nested in one
+/// (`path()` such as `MLP.activation`). `suggestions()` holds the registered names closest to it.
+class UnknownNameError : public ArgumentError {
+ public:
+  /// `where` is what was searched, such as `registry Module`.
+  UnknownNameError(std::string name, std::vector<std::string> suggestions, std::string where,
+                   std::string path = {});
+
+  const std::string& name() const noexcept { return name_; }
+  const std::vector<std::string>& suggestions() const noexcept { return suggestions_; }
+  const std::string& where() const noexcept { return where_; }
+
+ protected:
+  std::exception_ptr with_path(std::string path) const override;
+
+ private:
+  std::string name_;
+  std::vector<std::string> suggestions_;
+  std::string where_;
 };
 
 /// A checkpoint that cannot be saved or read, or whose stored identity is not the one asked for.

@@ -43,11 +43,13 @@ constexpr Arg operator""_a(const char* name, std::size_t size) {
 }
 }  // namespace literals
 
+namespace detail {
 template <class T>
 struct is_keyword_value : std::false_type {};
 template <class V>
 struct is_keyword_value<KeywordValue<V>> : std::true_type {};
 template <class T>
 inline constexpr bool is_keyword_value_v = is_keyword_value<std::remove_cvref_t<T>>::value;
+}  // namespace detail
 
 }  // namespace torchsystem

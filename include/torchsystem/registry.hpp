@@ -25,13 +25,13 @@
 #include <utility>
 #include <vector>
 
-#include "torchsystem/class.hpp"
 #include "torchsystem/json.hpp"
+#include "torchsystem/registration.hpp"
 
 namespace torchsystem {
 
 /// The part of a registry that does not depend on its base type.
-class RegistryBase : public Resolver {
+class RegistryBase : public detail::Resolver {
  public:
   explicit RegistryBase(std::string description);
   ~RegistryBase() override;
@@ -53,7 +53,9 @@ class RegistryBase : public Resolver {
   void include(const RegistryBase& other);
 
   const ClassInfo* find(std::string_view name) const override;
-  std::vector<std::string> suggest(std::string_view name) const override;
+  /// Registered names close to `name`, here and in the registries included, for "did you mean".
+  std::vector<std::string> suggest(std::string_view name) const;
+  [[noreturn]] void unknown_name(std::string_view name) const override;
 
  protected:
   using Upcast = std::shared_ptr<void> (*)(const Object&);
@@ -71,10 +73,10 @@ class RegistryBase : public Resolver {
   void insert(std::string key, const ClassInfo& cls, Upcast upcast);
   Entry entry(std::string_view name) const;
   /// Builds `name` from keyword arguments in JSON (and `code` arguments beside them).
-  Built build(std::string_view name, const Json& arguments, CallArguments code) const;
+  Built build(std::string_view name, const Json& arguments, detail::CallArguments code) const;
   /// Builds from {"name": ..., "arguments": {...}, "hash": ...} (the form getmetadata gives).
-  Built build(const Json& config, CallArguments code) const;
-  Built build(const Entry& entry, CallArguments& arguments) const;
+  Built build(const Json& config, detail::CallArguments code) const;
+  Built build(const Entry& entry, detail::CallArguments& arguments) const;
 
  private:
   struct Hash {
@@ -103,7 +105,7 @@ class Builder {
  public:
   template <class... A>
   std::shared_ptr<Base> operator()(A&&... arguments) const {
-    CallArguments call = pack_arguments(std::forward<A>(arguments)...);
+    detail::CallArguments call = detail::pack_arguments(std::forward<A>(arguments)...);
     return registry_->build_entry(entry_, call);
   }
   const ClassInfo& info() const noexcept { return *entry_.cls; }
@@ -125,15 +127,16 @@ class Registry : public RegistryBase {
   /// Registers a class (as torchsystem::register_class does) and adds it under its name.
   template <class Signature, class... S>
   const ClassInfo& register_class(S&&... specs) {
-    return add_registered<typename detail::signature_traits<Signature>::result>(
+    return add_registered<typename detail::signature_result<Signature>::type>(
         torchsystem::register_class<Signature>(std::forward<S>(specs)...));
   }
 
   /// Adds a class registered elsewhere, under its name or under `key`.
   template <class T>
   const ClassInfo& add(std::string key = {}) {
-    prepare_class<T>();
-    const ClassInfo& cls = require_class(registered_class<T>.load(std::memory_order_acquire), typeid(T));
+    detail::prepare_class<T>();
+    const ClassInfo& cls =
+        detail::require_class(detail::registered_class<T>.load(std::memory_order_acquire), typeid(T));
     return add_registered<T>(cls, std::move(key));
   }
 
@@ -144,20 +147,20 @@ class Registry : public RegistryBase {
   /// arguments that cannot come from JSON, positional or `"name"_a = value`.
   template <std::same_as<Json> J, class... A>
   std::shared_ptr<Base> create(const J& config, A&&... code) const {
-    return upcast(build(config, pack_arguments(std::forward<A>(code)...)));
+    return upcast(build(config, detail::pack_arguments(std::forward<A>(code)...)));
   }
 
   /// Builds `name` from a JSON object of keyword arguments, with `code` arguments beside them.
   template <class... A>
   std::shared_ptr<Base> create(std::string_view name, const Json& arguments, A&&... code) const {
-    return upcast(build(name, arguments, pack_arguments(std::forward<A>(code)...)));
+    return upcast(build(name, arguments, detail::pack_arguments(std::forward<A>(code)...)));
   }
 
   /// As create(config, code...), handing the object out as the entity handle H (a LibTorch module
   /// holder, torch::nn::AnyModule, std::shared_ptr<Derived>). Throws ArgumentError when it is not an H.
   template <entity_handle H, std::same_as<Json> J, class... A>
   H create_as(const J& config, A&&... code) const {
-    const Object object = build(config, pack_arguments(std::forward<A>(code)...)).object;
+    const Object object = build(config, detail::pack_arguments(std::forward<A>(code)...)).object;
     H handle = entity_traits<H>::from_object(object);
     if (!entity_traits<H>::to_object(handle)) handle_type_error(object, entity_traits<H>::type_name());
     return handle;
@@ -177,7 +180,7 @@ class Registry : public RegistryBase {
     return cls;
   }
 
-  std::shared_ptr<Base> build_entry(const Entry& entry, CallArguments& call) const {
+  std::shared_ptr<Base> build_entry(const Entry& entry, detail::CallArguments& call) const {
     return upcast(build(entry, call));
   }
   static std::shared_ptr<Base> upcast(const Built& built) {

@@ -1,19 +1,6 @@
-// How a C++ parameter type travels through identities and configurations.
-//
-// value_traits<T> says, for a value type T, its Python-style type name (as a signature shows it), its
-// identity form (`to_json`) and how to read it from a configuration (`from_json`). The library covers
-// bool, integers, floating point, strings, std::vector, std::map, std::optional and Json itself. Users
-// declare their own types by specializing value_traits; an enum can derive from string_enum to travel
-// as a string:
-//
-//   enum class Reduction { mean, sum };
-//   template <> struct torchsystem::value_traits<Reduction> : torchsystem::string_enum<Reduction> {
-//     static constexpr std::pair<Reduction, std::string_view> names[] = {{Reduction::mean, "mean"},
-//                                                                        {Reduction::sum, "sum"}};
-//   };
-//
-// from_json reports a bad value by throwing ArgumentError with an empty path (use conversion_error);
-// the library adds the path (`MLP.dropout`) where it knows it.
+// The value types the library knows as parameters: bool, integers, floating point, strings, std::vector,
+// std::tuple, std::pair, string-keyed maps, std::optional and Json itself, with the concepts the library
+// uses to tell what a type can do. A user adds a type by specializing value_traits (extension.hpp).
 #pragma once
 
 #include <algorithm>
@@ -33,22 +20,14 @@
 #include <vector>
 
 #include "torchsystem/error.hpp"
+#include "torchsystem/extension.hpp"
 #include "torchsystem/json.hpp"
 
 namespace torchsystem {
 
-/// A short rendering of a JSON value for error messages: `"abc"`, `2.5`, `[1, 2, ...]`.
-std::string describe_json(const Json& value);
-
-/// Throws ArgumentError("expected <expected>, got <describe_json(got)>") with an empty path.
-[[noreturn]] void conversion_error(std::string_view expected, const Json& got);
-
 /// The identity form of a C++ float: the double nearest to its shortest decimal text, so that 0.1f is
 /// recorded as 0.1 (as a Python user writing 0.1 means it), not as 0.10000000149011612.
 double float_identity(float value);
-
-template <class T, class = void>
-struct value_traits {};  // no identity form: such a parameter must be excluded from identity
 
 template <>
 struct value_traits<bool> {
@@ -162,8 +141,10 @@ concept has_type_name = requires {
   std::string_view(value_traits<T>::name);
 };
 
+namespace detail {
 /// Rethrows an ArgumentError raised for an element with `where` (such as `[2]`) in front of its reason.
 [[noreturn]] void rethrow_in_element(const ArgumentError& error, std::string_view where);
+}  // namespace detail
 
 template <class T>
 requires has_json_form<T>
@@ -182,7 +163,7 @@ struct value_traits<std::vector<T>> {
       try {
         values.push_back(value_traits<T>::from_json(json[i]));
       } catch (const ArgumentError& error) {
-        rethrow_in_element(error, "[" + std::to_string(i) + "]");
+        detail::rethrow_in_element(error, "[" + std::to_string(i) + "]");
       }
     }
     return values;
@@ -213,7 +194,7 @@ requires(has_json_form<T>&&...) struct value_traits<std::tuple<T...>> {
     try {
       return value_traits<E>::from_json(json[index]);
     } catch (const ArgumentError& error) {
-      rethrow_in_element(error, "[" + std::to_string(index) + "]");
+      detail::rethrow_in_element(error, "[" + std::to_string(index) + "]");
     }
   }
 };
@@ -230,6 +211,7 @@ requires(has_json_form<T>&& has_json_form<U>) struct value_traits<std::pair<T, U
   }
 };
 
+namespace detail {
 template <class Map, class T>
 struct string_keyed_map_traits {
   static constexpr std::string_view name = "dict";
@@ -252,22 +234,23 @@ struct string_keyed_map_traits {
       try {
         values.emplace(key, value_traits<T>::from_json(value));
       } catch (const ArgumentError& error) {
-        rethrow_in_element(error, "[\"" + key + "\"]");
+        detail::rethrow_in_element(error, "[\"" + key + "\"]");
       }
     }
     return values;
   }
 };
+}  // namespace detail
 
 template <class T>
 requires has_json_form<T>
-struct value_traits<std::map<std::string, T>> : string_keyed_map_traits<std::map<std::string, T>, T> {
+struct value_traits<std::map<std::string, T>> : detail::string_keyed_map_traits<std::map<std::string, T>, T> {
 };
 
 template <class T>
 requires has_json_form<T>
 struct value_traits<std::unordered_map<std::string, T>>
-    : string_keyed_map_traits<std::unordered_map<std::string, T>, T> {
+    : detail::string_keyed_map_traits<std::unordered_map<std::string, T>, T> {
 };
 
 template <class T>
@@ -280,27 +263,6 @@ struct value_traits<std::optional<T>> {
   static std::optional<T> from_json(const Json& json) requires readable_from_json<T> {
     if (json.is_null()) return std::nullopt;
     return value_traits<T>::from_json(json);
-  }
-};
-
-/// Base for value_traits of an enum that travels as a string; the specialization provides `names`,
-/// an array of {enumerator, text} pairs.
-template <class E>
-struct string_enum {
-  static constexpr std::string_view name = "str";
-  static Json to_json(E value) {
-    for (const auto& [enumerator, text] : value_traits<E>::names) {
-      if (enumerator == value) return std::string(text);
-    }
-    throw ArgumentError("", "enumerator " + std::to_string(static_cast<long long>(value)) + " has no name");
-  }
-  static E from_json(const Json& json) {
-    std::string expected = "one of";
-    for (const auto& [enumerator, text] : value_traits<E>::names) {
-      if (json.is_string() && json.get_ref<const std::string&>() == text) return enumerator;
-      expected += (expected.back() == 'f' ? " \"" : ", \"") + std::string(text) + "\"";
-    }
-    conversion_error(expected, json);
   }
 };
 

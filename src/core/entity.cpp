@@ -8,8 +8,8 @@
 #include <typeindex>
 #include <unordered_map>
 
-#include "torchsystem/class.hpp"
 #include "torchsystem/identity.hpp"
+#include "torchsystem/registration.hpp"
 
 namespace torchsystem {
 namespace {
@@ -129,7 +129,7 @@ const EntityRecord& require_record(const Object& object) {
                          "with torchsystem::create<T>(...) or a Registry");
 }
 
-std::string unqualified_type_name(const std::type_info& type) {
+std::string unqualified_type_name(std::type_index type) {
   int status = 0;
   std::unique_ptr<char, decltype(&std::free)> demangled(
       abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);

@@ -1,5 +1,6 @@
 #include "torchsystem/error.hpp"
 
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,16 +24,29 @@ std::string unknown_name_message(const std::string& name, const std::vector<std:
 
 }  // namespace
 
-UnknownNameError::UnknownNameError(std::string name, std::vector<std::string> suggestions,
-                                   const std::string& where)
-    : Error(unknown_name_message(name, suggestions, where)),
-      name_(std::move(name)),
-      suggestions_(std::move(suggestions)) {}
-
 ArgumentError::ArgumentError(std::string path, std::string reason)
     : Error(path.empty() ? reason : path + ": " + reason),
       path_(std::move(path)),
       reason_(std::move(reason)) {}
+
+void ArgumentError::rethrow_at(std::string path) const {
+  std::rethrow_exception(with_path(std::move(path)));
+}
+
+std::exception_ptr ArgumentError::with_path(std::string path) const {
+  return std::make_exception_ptr(ArgumentError(std::move(path), reason_));
+}
+
+UnknownNameError::UnknownNameError(std::string name, std::vector<std::string> suggestions, std::string where,
+                                   std::string path)
+    : ArgumentError(std::move(path), unknown_name_message(name, suggestions, where)),
+      name_(std::move(name)),
+      suggestions_(std::move(suggestions)),
+      where_(std::move(where)) {}
+
+std::exception_ptr UnknownNameError::with_path(std::string path) const {
+  return std::make_exception_ptr(UnknownNameError(name_, suggestions_, where_, std::move(path)));
+}
 
 CheckpointError::CheckpointError(std::string path, const std::string& reason)
     : Error(path + ": " + reason), path_(std::move(path)) {}

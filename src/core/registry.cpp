@@ -34,8 +34,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::vector<std::string> close_names(std::string_view name, const std::vector<std::string>& candidates,
-                                     std::size_t limit) {
+std::vector<std::string> detail::close_names(std::string_view name,
+                                             const std::vector<std::string>& candidates, std::size_t limit) {
   const std::string wanted = lowercase(name);
   const std::size_t tolerance = std::max<std::size_t>(1, (wanted.size() + 1) / 3);
   std::vector<std::pair<std::size_t, std::size_t>> scored;  // (distance, candidate index)
@@ -88,7 +88,8 @@ RegistryBase::Entry RegistryBase::entry(std::string_view name) const {
     const auto found = entries_.find(name);
     if (found != entries_.end()) return found->second;
   }
-  throw UnknownNameError(std::string(name), close_names(name, keys()), description_);
+  // Only this registry's names: entry() does not look in the registries included.
+  throw UnknownNameError(std::string(name), detail::close_names(name, keys()), description_);
 }
 
 void RegistryBase::insert(std::string key, const ClassInfo& cls, Upcast upcast) {
@@ -157,25 +158,29 @@ const ClassInfo* RegistryBase::find(std::string_view name) const {
   return nullptr;
 }
 
+void RegistryBase::unknown_name(std::string_view name) const {
+  throw UnknownNameError(std::string(name), suggest(name), description_);
+}
+
 std::vector<std::string> RegistryBase::suggest(std::string_view name) const {
   std::vector<std::string> names;
   for (const RegistryBase* registry : lookup_order()) {
     for (auto& key : registry->keys()) names.push_back(std::move(key));
   }
-  return close_names(name, names);
+  return detail::close_names(name, names);
 }
 
-RegistryBase::Built RegistryBase::build(const Entry& entry, CallArguments& arguments) const {
+RegistryBase::Built RegistryBase::build(const Entry& entry, detail::CallArguments& arguments) const {
   return {entry.cls->build(arguments, this), entry.upcast};
 }
 
 RegistryBase::Built RegistryBase::build(std::string_view name, const Json& arguments,
-                                        CallArguments code) const {
+                                        detail::CallArguments code) const {
   const Entry found = entry(name);
   return {found.cls->build_from_json(arguments, this, std::move(code)), found.upcast};
 }
 
-RegistryBase::Built RegistryBase::build(const Json& config, CallArguments code) const {
+RegistryBase::Built RegistryBase::build(const Json& config, detail::CallArguments code) const {
   const auto fail = [](const std::string& reason) { throw ArgumentError("config", reason); };
   if (!config.is_object()) {
     fail(R"(expected an object {"name": ..., "arguments": {...}}, got )" + describe_json(config));

@@ -23,7 +23,7 @@ void conversion_error(std::string_view expected, const Json& got) {
   throw ArgumentError("", "expected " + std::string(expected) + ", got " + describe_json(got));
 }
 
-void rethrow_in_element(const ArgumentError& error, std::string_view where) {
+void detail::rethrow_in_element(const ArgumentError& error, std::string_view where) {
   // Nested elements read as one subscript chain: `[1][0]: expected int, got "a"`.
   const std::string& reason = error.reason();
   const bool nested = reason.starts_with("[");

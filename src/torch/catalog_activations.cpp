@@ -31,62 +31,61 @@ std::string one_of(std::string_view parameter, const std::string& value,
 
 void register_activations(TorchCatalog& catalog) {
   auto& modules = catalog.modules;
-  modules.register_class<torch::nn::ReLU(bool)>(
+  modules.register_class<torch::nn::ReLU>(
       factory([](bool inplace) { return torch::nn::ReLUOptions(inplace); }), "inplace"_a = false);
-  modules.register_class<torch::nn::ReLU6(bool)>(
+  modules.register_class<torch::nn::ReLU6>(
       factory([](bool inplace) { return torch::nn::ReLU6Options(inplace); }), "inplace"_a = false);
-  modules.register_class<torch::nn::LeakyReLU(double, bool)>(
+  modules.register_class<torch::nn::LeakyReLU>(
       factory([](double negative_slope, bool inplace) {
         return torch::nn::LeakyReLUOptions().negative_slope(negative_slope).inplace(inplace);
       }),
       "negative_slope"_a = 0.01, "inplace"_a = false);
-  modules.register_class<torch::nn::PReLU(std::int64_t, double)>(
+  modules.register_class<torch::nn::PReLU>(
       factory([](std::int64_t num_parameters, double init) {
         return torch::nn::PReLUOptions().num_parameters(num_parameters).init(init);
       }),
       "num_parameters"_a = std::int64_t{1}, "init"_a = 0.25);
-  modules.register_class<torch::nn::GELU(std::string)>(
+  modules.register_class<torch::nn::GELU>(
       factory([](std::string approximate) {
         return torch::nn::GELUOptions().approximate(one_of("approximate", approximate, {"none", "tanh"}));
       }),
       "approximate"_a = std::string("none"));
-  modules.register_class<torch::nn::SiLU(bool)>(factory([](bool inplace) {
-                                                  only_default("inplace", inplace, false);
-                                                  return std::tuple<>{};
-                                                }),
-                                                "inplace"_a = false);
-  modules.register_class<torch::nn::Mish(bool)>(factory([](bool inplace) {
-                                                  only_default("inplace", inplace, false);
-                                                  return std::tuple<>{};
-                                                }),
-                                                "inplace"_a = false);
+  modules.register_class<torch::nn::SiLU>(factory([](bool inplace) {
+                                            only_default("inplace", inplace, false);
+                                            return std::tuple<>{};
+                                          }),
+                                          "inplace"_a = false);
+  modules.register_class<torch::nn::Mish>(factory([](bool inplace) {
+                                            only_default("inplace", inplace, false);
+                                            return std::tuple<>{};
+                                          }),
+                                          "inplace"_a = false);
   modules.register_class<torch::nn::Tanh()>();
   modules.register_class<torch::nn::Sigmoid()>();
-  modules.register_class<torchsystem::nn::Softmax(std::optional<std::int64_t>)>(
+  modules.register_class<torchsystem::nn::Softmax>(
       factory([](std::optional<std::int64_t> dim) { return torchsystem::nn::SoftmaxOptions(dim); }),
       "dim"_a = std::nullopt);
-  modules.register_class<torchsystem::nn::LogSoftmax(std::optional<std::int64_t>)>(
+  modules.register_class<torchsystem::nn::LogSoftmax>(
       factory([](std::optional<std::int64_t> dim) { return torchsystem::nn::SoftmaxOptions(dim); }),
       "dim"_a = std::nullopt);
-  modules.register_class<torch::nn::Softplus(double, double)>(
+  modules.register_class<torch::nn::Softplus>(
       factory([](double beta, double threshold) {
         return torch::nn::SoftplusOptions().beta(beta).threshold(threshold);
       }),
       "beta"_a = 1.0, "threshold"_a = 20.0);
-  modules.register_class<torch::nn::ELU(double, bool)>(
-      factory(
-          [](double alpha, bool inplace) { return torch::nn::ELUOptions().alpha(alpha).inplace(inplace); }),
-      "alpha"_a = 1.0, "inplace"_a = false);
-  modules.register_class<torch::nn::SELU(bool)>(
+  modules.register_class<torch::nn::ELU>(factory([](double alpha, bool inplace) {
+                                           return torch::nn::ELUOptions().alpha(alpha).inplace(inplace);
+                                         }),
+                                         "alpha"_a = 1.0, "inplace"_a = false);
+  modules.register_class<torch::nn::SELU>(
       factory([](bool inplace) { return torch::nn::SELUOptions(inplace); }), "inplace"_a = false);
-  modules.register_class<torch::nn::CELU(double, bool)>(
-      factory(
-          [](double alpha, bool inplace) { return torch::nn::CELUOptions().alpha(alpha).inplace(inplace); }),
-      "alpha"_a = 1.0, "inplace"_a = false);
-  modules.register_class<torch::nn::GLU(std::int64_t)>(
-      factory([](std::int64_t dim) { return torch::nn::GLUOptions(dim); }), "dim"_a = std::int64_t{-1});
-  modules.register_class<torch::nn::Hardtanh(double, double, bool, std::optional<double>,
-                                             std::optional<double>)>(
+  modules.register_class<torch::nn::CELU>(factory([](double alpha, bool inplace) {
+                                            return torch::nn::CELUOptions().alpha(alpha).inplace(inplace);
+                                          }),
+                                          "alpha"_a = 1.0, "inplace"_a = false);
+  modules.register_class<torch::nn::GLU>(factory([](std::int64_t dim) { return torch::nn::GLUOptions(dim); }),
+                                         "dim"_a = std::int64_t{-1});
+  modules.register_class<torch::nn::Hardtanh>(
       factory([](double min_val, double max_val, bool inplace, std::optional<double> min_value,
                  std::optional<double> max_value) {
         only_default("min_value", min_value, std::nullopt);
@@ -95,14 +94,14 @@ void register_activations(TorchCatalog& catalog) {
       }),
       "min_val"_a = -1.0, "max_val"_a = 1.0, "inplace"_a = false, "min_value"_a = std::nullopt,
       "max_value"_a = std::nullopt);
-  modules.register_class<torchsystem::nn::Hardswish(bool)>(
+  modules.register_class<torchsystem::nn::Hardswish>(
       factory([](bool inplace) { return torchsystem::nn::HardswishOptions(inplace); }), "inplace"_a = false);
-  modules.register_class<torchsystem::nn::Hardsigmoid(bool)>(
+  modules.register_class<torchsystem::nn::Hardsigmoid>(
       factory([](bool inplace) { return torchsystem::nn::HardsigmoidOptions(inplace); }),
       "inplace"_a = false);
   modules.register_class<torch::nn::Softsign()>();
   modules.register_class<torch::nn::Tanhshrink()>();
-  modules.register_class<torch::nn::Threshold(double, double, bool)>(
+  modules.register_class<torch::nn::Threshold>(
       factory([](double threshold, double value, bool inplace) {
         return torch::nn::ThresholdOptions(threshold, value).inplace(inplace);
       }),

@@ -116,8 +116,7 @@ void refuse_return_indices(bool return_indices) {
 template <class Holder, std::size_t D>
 void register_conv(Modules& modules) {
   using Options = torch::nn::ConvOptions<D>;
-  modules.register_class<Holder(std::int64_t, std::int64_t, Size<D>, Size<D>, ConvPadding<D>, Size<D>,
-                                std::int64_t, bool, std::string)>(
+  modules.register_class<Holder>(
       factory([](std::int64_t in_channels, std::int64_t out_channels, Size<D> kernel_size, Size<D> stride,
                  ConvPadding<D> padding, Size<D> dilation, std::int64_t groups, bool bias,
                  std::string padding_mode) {
@@ -140,8 +139,7 @@ void register_conv(Modules& modules) {
 template <class Holder, std::size_t D>
 void register_conv_transpose(Modules& modules) {
   using Options = torch::nn::ConvTransposeOptions<D>;
-  modules.register_class<Holder(std::int64_t, std::int64_t, Size<D>, Size<D>, Size<D>, Size<D>, std::int64_t,
-                                bool, Size<D>, std::string)>(
+  modules.register_class<Holder>(
       factory([](std::int64_t in_channels, std::int64_t out_channels, Size<D> kernel_size, Size<D> stride,
                  Size<D> padding, Size<D> output_padding, std::int64_t groups, bool bias, Size<D> dilation,
                  std::string padding_mode) {
@@ -163,7 +161,7 @@ void register_conv_transpose(Modules& modules) {
 /// stride=None means kernel_size: LibTorch's options start with stride = kernel_size.
 template <class Holder, std::size_t D>
 void register_max_pool(Modules& modules) {
-  modules.register_class<Holder(Size<D>, std::optional<Size<D>>, Size<D>, Size<D>, bool, bool)>(
+  modules.register_class<Holder>(
       factory([](Size<D> kernel_size, std::optional<Size<D>> stride, Size<D> padding, Size<D> dilation,
                  bool return_indices, bool ceil_mode) {
         refuse_return_indices(return_indices);
@@ -179,7 +177,7 @@ void register_max_pool(Modules& modules) {
 
 template <class Holder>
 void register_batch_norm(Modules& modules) {
-  modules.register_class<Holder(std::int64_t, double, std::optional<double>, bool, bool)>(
+  modules.register_class<Holder>(
       factory([](std::int64_t num_features, double eps, std::optional<double> momentum, bool affine,
                  bool track_running_stats) {
         return torch::nn::BatchNormOptions(num_features)
@@ -194,7 +192,7 @@ void register_batch_norm(Modules& modules) {
 /// PyTorch's instance norms pass momentum=None to instance_norm as 0.0; LibTorch's momentum is a float.
 template <class Holder>
 void register_instance_norm(Modules& modules) {
-  modules.register_class<Holder(std::int64_t, double, std::optional<double>, bool, bool)>(
+  modules.register_class<Holder>(
       factory([](std::int64_t num_features, double eps, std::optional<double> momentum, bool affine,
                  bool track_running_stats) {
         return torch::nn::InstanceNormOptions(num_features)
@@ -209,7 +207,7 @@ void register_instance_norm(Modules& modules) {
 
 template <class Holder>
 void register_dropout(Modules& modules) {
-  modules.register_class<Holder(double, bool)>(
+  modules.register_class<Holder>(
       factory([](double p, bool inplace) { return torch::nn::DropoutOptions(p).inplace(inplace); }),
       "p"_a = 0.5, "inplace"_a = false);
 }
@@ -218,12 +216,12 @@ void register_dropout(Modules& modules) {
 
 void register_layers(TorchCatalog& catalog) {
   auto& modules = catalog.modules;
-  modules.register_class<torch::nn::Linear(std::int64_t, std::int64_t, bool)>(
+  modules.register_class<torch::nn::Linear>(
       factory([](std::int64_t in_features, std::int64_t out_features, bool bias) {
         return torch::nn::LinearOptions(in_features, out_features).bias(bias);
       }),
       "in_features", "out_features", "bias"_a = true);
-  modules.register_class<torch::nn::Bilinear(std::int64_t, std::int64_t, std::int64_t, bool)>(
+  modules.register_class<torch::nn::Bilinear>(
       factory([](std::int64_t in1_features, std::int64_t in2_features, std::int64_t out_features, bool bias) {
         return torch::nn::BilinearOptions(in1_features, in2_features, out_features).bias(bias);
       }),
@@ -237,7 +235,7 @@ void register_layers(TorchCatalog& catalog) {
 
   register_max_pool<torch::nn::MaxPool1d, 1>(modules);
   register_max_pool<torch::nn::MaxPool2d, 2>(modules);
-  modules.register_class<torch::nn::AvgPool1d(Size<1>, std::optional<Size<1>>, Size<1>, bool, bool)>(
+  modules.register_class<torch::nn::AvgPool1d>(
       factory([](Size<1> kernel_size, std::optional<Size<1>> stride, Size<1> padding, bool ceil_mode,
                  bool count_include_pad) {
         return torch::nn::AvgPool1dOptions(kernel_size.expand<1>())
@@ -248,8 +246,7 @@ void register_layers(TorchCatalog& catalog) {
       }),
       "kernel_size", "stride"_a = std::nullopt, "padding"_a = std::int64_t{0}, "ceil_mode"_a = false,
       "count_include_pad"_a = true);
-  modules.register_class<torch::nn::AvgPool2d(Size<2>, std::optional<Size<2>>, Size<2>, bool, bool,
-                                              std::optional<std::int64_t>)>(
+  modules.register_class<torch::nn::AvgPool2d>(
       factory([](Size<2> kernel_size, std::optional<Size<2>> stride, Size<2> padding, bool ceil_mode,
                  bool count_include_pad, std::optional<std::int64_t> divisor_override) {
         return torch::nn::AvgPool2dOptions(kernel_size.expand<2>())
@@ -261,16 +258,16 @@ void register_layers(TorchCatalog& catalog) {
       }),
       "kernel_size", "stride"_a = std::nullopt, "padding"_a = std::int64_t{0}, "ceil_mode"_a = false,
       "count_include_pad"_a = true, "divisor_override"_a = std::nullopt);
-  modules.register_class<torch::nn::AdaptiveAvgPool1d(Size<1>)>(
+  modules.register_class<torch::nn::AdaptiveAvgPool1d>(
       factory(
           [](Size<1> output_size) { return torch::nn::AdaptiveAvgPool1dOptions(output_size.expand<1>()); }),
       "output_size");
-  modules.register_class<torch::nn::AdaptiveAvgPool2d(OptionalSize<2>)>(
+  modules.register_class<torch::nn::AdaptiveAvgPool2d>(
       factory([](OptionalSize<2> output_size) {
         return torch::nn::AdaptiveAvgPool2dOptions(optional_sizes(output_size));
       }),
       "output_size");
-  modules.register_class<torch::nn::AdaptiveMaxPool2d(OptionalSize<2>, bool)>(
+  modules.register_class<torch::nn::AdaptiveMaxPool2d>(
       factory([](OptionalSize<2> output_size, bool return_indices) {
         refuse_return_indices(return_indices);
         return torch::nn::AdaptiveMaxPool2dOptions(optional_sizes(output_size));
@@ -281,7 +278,7 @@ void register_layers(TorchCatalog& catalog) {
   register_batch_norm<torch::nn::BatchNorm2d>(modules);
   register_batch_norm<torch::nn::BatchNorm3d>(modules);
   // The project's LayerNorm (transformer.hpp): LibTorch 1.13's has no bias=False (PyTorch >= 2.1).
-  modules.register_class<torchsystem::nn::LayerNorm(IntOrTupleAny, double, bool, bool)>(
+  modules.register_class<torchsystem::nn::LayerNorm>(
       factory([](IntOrTupleAny normalized_shape, double eps, bool elementwise_affine, bool bias) {
         return torchsystem::nn::LayerNormOptions(normalized_shape.as_vector(1))
             .eps(eps)
@@ -289,7 +286,7 @@ void register_layers(TorchCatalog& catalog) {
             .bias(bias);
       }),
       "normalized_shape", "eps"_a = 1e-5, "elementwise_affine"_a = true, "bias"_a = true);
-  modules.register_class<torch::nn::GroupNorm(std::int64_t, std::int64_t, double, bool)>(
+  modules.register_class<torch::nn::GroupNorm>(
       factory([](std::int64_t num_groups, std::int64_t num_channels, double eps, bool affine) {
         return torch::nn::GroupNormOptions(num_groups, num_channels).eps(eps).affine(affine);
       }),
@@ -301,28 +298,23 @@ void register_layers(TorchCatalog& catalog) {
   register_dropout<torch::nn::Dropout2d>(modules);
   register_dropout<torch::nn::AlphaDropout>(modules);
 
-  modules
-      .register_class<torch::nn::Embedding(std::int64_t, std::int64_t, std::optional<std::int64_t>,
-                                           std::optional<double>, double, bool, bool, torch::Tensor, bool)>(
-          factory([](std::int64_t num_embeddings, std::int64_t embedding_dim,
-                     std::optional<std::int64_t> padding_idx, std::optional<double> max_norm,
-                     double norm_type, bool scale_grad_by_freq, bool sparse, torch::Tensor weight,
-                     bool freeze) {
-            only_default("_freeze", freeze, false);
-            return torch::nn::EmbeddingOptions(num_embeddings, embedding_dim)
-                .padding_idx(to_c10(padding_idx))
-                .max_norm(to_c10(max_norm))
-                .norm_type(norm_type)
-                .scale_grad_by_freq(scale_grad_by_freq)
-                .sparse(sparse)
-                ._weight(weight);
-          }),
-          "num_embeddings", "embedding_dim", "padding_idx"_a = std::nullopt, "max_norm"_a = std::nullopt,
-          "norm_type"_a = 2.0, "scale_grad_by_freq"_a = false, "sparse"_a = false,
-          "_weight"_a = torch::Tensor(), "_freeze"_a = false);
-  modules.register_class<torch::nn::EmbeddingBag(std::int64_t, std::int64_t, std::optional<double>, double,
-                                                 bool, std::string, bool, torch::Tensor, bool,
-                                                 std::optional<std::int64_t>)>(
+  modules.register_class<torch::nn::Embedding>(
+      factory([](std::int64_t num_embeddings, std::int64_t embedding_dim,
+                 std::optional<std::int64_t> padding_idx, std::optional<double> max_norm, double norm_type,
+                 bool scale_grad_by_freq, bool sparse, torch::Tensor weight, bool freeze) {
+        only_default("_freeze", freeze, false);
+        return torch::nn::EmbeddingOptions(num_embeddings, embedding_dim)
+            .padding_idx(to_c10(padding_idx))
+            .max_norm(to_c10(max_norm))
+            .norm_type(norm_type)
+            .scale_grad_by_freq(scale_grad_by_freq)
+            .sparse(sparse)
+            ._weight(weight);
+      }),
+      "num_embeddings", "embedding_dim", "padding_idx"_a = std::nullopt, "max_norm"_a = std::nullopt,
+      "norm_type"_a = 2.0, "scale_grad_by_freq"_a = false, "sparse"_a = false, "_weight"_a = torch::Tensor(),
+      "_freeze"_a = false);
+  modules.register_class<torch::nn::EmbeddingBag>(
       factory([](std::int64_t num_embeddings, std::int64_t embedding_dim, std::optional<double> max_norm,
                  double norm_type, bool scale_grad_by_freq, std::string mode, bool sparse,
                  torch::Tensor weight, bool include_last_offset, std::optional<std::int64_t> padding_idx) {

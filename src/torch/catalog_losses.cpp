@@ -35,18 +35,18 @@ using OptionsOf = std::decay_t<decltype(std::declval<typename Loss::ContainedTyp
 /// A loss whose parameters are PyTorch's (size_average=None, reduce=None, reduction='mean').
 template <class Loss>
 void register_reduction_loss(Registry<torch::nn::Module>& losses) {
-  losses.register_class<Loss(Deprecated, Deprecated, std::string)>(
-      factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
-        reduction = legacy_reduction(size_average, reduce, reduction);
-        return OptionsOf<Loss>().reduction(reduction_of<OptionsOf<Loss>>(reduction));
-      }),
-      "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
+  losses.register_class<Loss>(factory([](Deprecated size_average, Deprecated reduce, std::string reduction) {
+                                reduction = legacy_reduction(size_average, reduce, reduction);
+                                return OptionsOf<Loss>().reduction(reduction_of<OptionsOf<Loss>>(reduction));
+                              }),
+                              "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
+                              "reduction"_a = std::string("mean"));
 }
 
 /// A loss whose parameters are PyTorch's (margin, size_average=None, reduce=None, reduction='mean').
 template <class Loss>
 void register_margin_loss(Registry<torch::nn::Module>& losses, double default_margin) {
-  losses.register_class<Loss(double, Deprecated, Deprecated, std::string)>(
+  losses.register_class<Loss>(
       factory([](double margin, Deprecated size_average, Deprecated reduce, std::string reduction) {
         reduction = legacy_reduction(size_average, reduce, reduction);
         return OptionsOf<Loss>().margin(margin).reduction(reduction_of<OptionsOf<Loss>>(reduction));
@@ -59,8 +59,7 @@ void register_margin_loss(Registry<torch::nn::Module>& losses, double default_ma
 
 void register_losses(TorchCatalog& catalog) {
   auto& losses = catalog.losses;
-  losses.register_class<torch::nn::CrossEntropyLoss(torch::Tensor, Deprecated, std::int64_t, Deprecated,
-                                                    std::string, double)>(
+  losses.register_class<torch::nn::CrossEntropyLoss>(
       factory([](torch::Tensor weight, Deprecated size_average, std::int64_t ignore_index, Deprecated reduce,
                  std::string reduction, double label_smoothing) {
         reduction = legacy_reduction(size_average, reduce, reduction);
@@ -73,7 +72,7 @@ void register_losses(TorchCatalog& catalog) {
       "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "ignore_index"_a = std::int64_t{-100},
       "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"), "label_smoothing"_a = 0.0);
 
-  losses.register_class<torch::nn::NLLLoss(torch::Tensor, Deprecated, std::int64_t, Deprecated, std::string)>(
+  losses.register_class<torch::nn::NLLLoss>(
       factory([](torch::Tensor weight, Deprecated size_average, std::int64_t ignore_index, Deprecated reduce,
                  std::string reduction) {
         reduction = legacy_reduction(size_average, reduce, reduction);
@@ -89,7 +88,7 @@ void register_losses(TorchCatalog& catalog) {
 
   register_reduction_loss<torch::nn::L1Loss>(losses);
 
-  losses.register_class<torch::nn::SmoothL1Loss(Deprecated, Deprecated, std::string, double)>(
+  losses.register_class<torch::nn::SmoothL1Loss>(
       factory([](Deprecated size_average, Deprecated reduce, std::string reduction, double beta) {
         reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::SmoothL1LossOptions()
@@ -99,7 +98,7 @@ void register_losses(TorchCatalog& catalog) {
       "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"),
       "beta"_a = 1.0);
 
-  losses.register_class<torch::nn::HuberLoss(std::string, double)>(
+  losses.register_class<torch::nn::HuberLoss>(
       factory([](std::string reduction, double delta) {
         return torch::nn::HuberLossOptions()
             .reduction(reduction_of<torch::nn::HuberLossOptions>(reduction))
@@ -107,7 +106,7 @@ void register_losses(TorchCatalog& catalog) {
       }),
       "reduction"_a = std::string("mean"), "delta"_a = 1.0);
 
-  losses.register_class<torch::nn::BCELoss(torch::Tensor, Deprecated, Deprecated, std::string)>(
+  losses.register_class<torch::nn::BCELoss>(
       factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction) {
         reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::BCELossOptions().weight(weight).reduction(
@@ -116,8 +115,7 @@ void register_losses(TorchCatalog& catalog) {
       "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
       "reduction"_a = std::string("mean"));
 
-  losses.register_class<torch::nn::BCEWithLogitsLoss(torch::Tensor, Deprecated, Deprecated, std::string,
-                                                     torch::Tensor)>(
+  losses.register_class<torch::nn::BCEWithLogitsLoss>(
       factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction,
                  torch::Tensor pos_weight) {
         reduction = legacy_reduction(size_average, reduce, reduction);
@@ -129,7 +127,7 @@ void register_losses(TorchCatalog& catalog) {
       "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
       "reduction"_a = std::string("mean"), "pos_weight"_a = torch::Tensor());
 
-  losses.register_class<torch::nn::KLDivLoss(Deprecated, Deprecated, std::string, bool)>(
+  losses.register_class<torch::nn::KLDivLoss>(
       factory([](Deprecated size_average, Deprecated reduce, std::string reduction, bool log_target) {
         reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::KLDivLossOptions()
@@ -146,8 +144,7 @@ void register_losses(TorchCatalog& catalog) {
 
   register_margin_loss<torch::nn::HingeEmbeddingLoss>(losses, 1.0);
 
-  losses.register_class<torch::nn::TripletMarginLoss(double, double, double, bool, Deprecated, Deprecated,
-                                                     std::string)>(
+  losses.register_class<torch::nn::TripletMarginLoss>(
       factory([](double margin, double p, double eps, bool swap, Deprecated size_average, Deprecated reduce,
                  std::string reduction) {
         reduction = legacy_reduction(size_average, reduce, reduction);
@@ -157,7 +154,7 @@ void register_losses(TorchCatalog& catalog) {
       "margin"_a = 1.0, "p"_a = 2.0, "eps"_a = 1e-6, "swap"_a = false, "size_average"_a = std::nullopt,
       "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
 
-  losses.register_class<torch::nn::PoissonNLLLoss(bool, bool, Deprecated, double, Deprecated, std::string)>(
+  losses.register_class<torch::nn::PoissonNLLLoss>(
       factory([](bool log_input, bool full, Deprecated size_average, double eps, Deprecated reduce,
                  std::string reduction) {
         reduction = legacy_reduction(size_average, reduce, reduction);
@@ -171,8 +168,7 @@ void register_losses(TorchCatalog& catalog) {
 
   register_reduction_loss<torch::nn::MultiLabelMarginLoss>(losses);
 
-  losses.register_class<torch::nn::MultiLabelSoftMarginLoss(torch::Tensor, Deprecated, Deprecated,
-                                                            std::string)>(
+  losses.register_class<torch::nn::MultiLabelSoftMarginLoss>(
       factory([](torch::Tensor weight, Deprecated size_average, Deprecated reduce, std::string reduction) {
         reduction = legacy_reduction(size_average, reduce, reduction);
         return torch::nn::MultiLabelSoftMarginLossOptions().weight(weight).reduction(
@@ -181,8 +177,7 @@ void register_losses(TorchCatalog& catalog) {
       "weight"_a = torch::Tensor(), "size_average"_a = std::nullopt, "reduce"_a = std::nullopt,
       "reduction"_a = std::string("mean"));
 
-  losses.register_class<torch::nn::MultiMarginLoss(std::int64_t, double, torch::Tensor, Deprecated,
-                                                   Deprecated, std::string)>(
+  losses.register_class<torch::nn::MultiMarginLoss>(
       factory([](std::int64_t p, double margin, torch::Tensor weight, Deprecated size_average,
                  Deprecated reduce, std::string reduction) {
         reduction = legacy_reduction(size_average, reduce, reduction);
@@ -192,7 +187,7 @@ void register_losses(TorchCatalog& catalog) {
       "p"_a = std::int64_t{1}, "margin"_a = 1.0, "weight"_a = torch::Tensor(),
       "size_average"_a = std::nullopt, "reduce"_a = std::nullopt, "reduction"_a = std::string("mean"));
 
-  losses.register_class<torch::nn::CTCLoss(std::int64_t, std::string, bool)>(
+  losses.register_class<torch::nn::CTCLoss>(
       factory([](std::int64_t blank, std::string reduction, bool zero_infinity) {
         return torch::nn::CTCLossOptions()
             .blank(blank)

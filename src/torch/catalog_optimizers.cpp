@@ -40,8 +40,7 @@ using Parameters = std::vector<torch::Tensor>;
 
 void register_optimizers(TorchCatalog& catalog) {
   auto& optimizers = catalog.optimizers;
-  optimizers.register_class<torch::optim::SGD(Parameters, double, double, double, double, bool, bool,
-                                              std::optional<bool>, bool, std::optional<bool>)>(
+  optimizers.register_class<torch::optim::SGD>(
       factory([](Parameters params, double lr, double momentum, double dampening, double weight_decay,
                  bool nesterov, bool maximize, std::optional<bool> foreach, bool differentiable,
                  std::optional<bool> fused) {
@@ -59,9 +58,7 @@ void register_optimizers(TorchCatalog& catalog) {
       "nesterov"_a = false, "maximize"_a = false, "foreach"_a = std::nullopt, "differentiable"_a = false,
       "fused"_a = std::nullopt, excluded_args{0}, excluded_kwargs{"params"});
 
-  optimizers.register_class<torch::optim::Adam(Parameters, double, std::tuple<double, double>, double, double,
-                                               bool, std::optional<bool>, bool, bool, bool,
-                                               std::optional<bool>, bool)>(
+  optimizers.register_class<torch::optim::Adam>(
       factory([](Parameters params, double lr, std::tuple<double, double> betas, double eps,
                  double weight_decay, bool amsgrad, std::optional<bool> foreach, bool maximize,
                  bool capturable, bool differentiable, std::optional<bool> fused,
@@ -80,9 +77,7 @@ void register_optimizers(TorchCatalog& catalog) {
       "differentiable"_a = false, "fused"_a = std::nullopt, "decoupled_weight_decay"_a = false,
       excluded_args{0}, excluded_kwargs{"params"});
 
-  optimizers.register_class<torch::optim::AdamW(Parameters, double, std::tuple<double, double>, double,
-                                                double, bool, bool, std::optional<bool>, bool, bool,
-                                                std::optional<bool>)>(
+  optimizers.register_class<torch::optim::AdamW>(
       factory([](Parameters params, double lr, std::tuple<double, double> betas, double eps,
                  double weight_decay, bool amsgrad, bool maximize, std::optional<bool> foreach,
                  bool capturable, bool differentiable, std::optional<bool> fused) {
@@ -98,8 +93,7 @@ void register_optimizers(TorchCatalog& catalog) {
       "amsgrad"_a = false, "maximize"_a = false, "foreach"_a = std::nullopt, "capturable"_a = false,
       "differentiable"_a = false, "fused"_a = std::nullopt, excluded_args{0}, excluded_kwargs{"params"});
 
-  optimizers.register_class<torch::optim::RMSprop(Parameters, double, double, double, double, double, bool,
-                                                  bool, std::optional<bool>, bool, bool)>(
+  optimizers.register_class<torch::optim::RMSprop>(
       factory([](Parameters params, double lr, double alpha, double eps, double weight_decay, double momentum,
                  bool centered, bool capturable, std::optional<bool> foreach, bool maximize,
                  bool differentiable) {
@@ -118,8 +112,7 @@ void register_optimizers(TorchCatalog& catalog) {
       "centered"_a = false, "capturable"_a = false, "foreach"_a = std::nullopt, "maximize"_a = false,
       "differentiable"_a = false, excluded_args{0}, excluded_kwargs{"params"});
 
-  optimizers.register_class<torch::optim::Adagrad(Parameters, double, double, double, double, double,
-                                                  std::optional<bool>, bool, bool, std::optional<bool>)>(
+  optimizers.register_class<torch::optim::Adagrad>(
       factory([](Parameters params, double lr, double lr_decay, double weight_decay,
                  double initial_accumulator_value, double eps, std::optional<bool> foreach, bool maximize,
                  bool differentiable, std::optional<bool> fused) {
@@ -137,8 +130,7 @@ void register_optimizers(TorchCatalog& catalog) {
       "initial_accumulator_value"_a = 0.0, "eps"_a = 1e-10, "foreach"_a = std::nullopt, "maximize"_a = false,
       "differentiable"_a = false, "fused"_a = std::nullopt, excluded_args{0}, excluded_kwargs{"params"});
 
-  optimizers.register_class<torch::optim::LBFGS(Parameters, double, std::int64_t, std::optional<std::int64_t>,
-                                                double, double, std::int64_t, std::optional<std::string>)>(
+  optimizers.register_class<torch::optim::LBFGS>(
       factory([](Parameters params, double lr, std::int64_t max_iter, std::optional<std::int64_t> max_eval,
                  double tolerance_grad, double tolerance_change, std::int64_t history_size,
                  std::optional<std::string> line_search_fn) {

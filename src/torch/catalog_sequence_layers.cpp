@@ -28,8 +28,7 @@ torch::nn::activation_t transformer_activation(const std::string& activation) {
 /// project's (transformer.hpp): LibTorch 1.13's have no layer_norm_eps, batch_first, norm_first or bias.
 template <class Layer>
 void register_transformer_layer(Registry<torch::nn::Module>& modules) {
-  modules.register_class<Layer(std::int64_t, std::int64_t, std::int64_t, double, std::string, double, bool,
-                               bool, bool)>(
+  modules.register_class<Layer>(
       factory([](std::int64_t d_model, std::int64_t nhead, std::int64_t dim_feedforward, double dropout,
                  std::string activation, double layer_norm_eps, bool batch_first, bool norm_first,
                  bool bias) {
@@ -52,8 +51,7 @@ void register_transformer_layer(Registry<torch::nn::Module>& modules) {
 void register_sequence_layers(TorchCatalog& catalog) {
   auto& modules = catalog.modules;
 
-  modules.register_class<torch::nn::LSTM(std::int64_t, std::int64_t, std::int64_t, bool, bool, double, bool,
-                                         std::int64_t)>(
+  modules.register_class<torch::nn::LSTM>(
       factory([](std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers, bool bias,
                  bool batch_first, double dropout, bool bidirectional, std::int64_t proj_size) {
         return torch::nn::LSTMOptions(input_size, hidden_size)
@@ -67,7 +65,7 @@ void register_sequence_layers(TorchCatalog& catalog) {
       "input_size", "hidden_size", "num_layers"_a = std::int64_t{1}, "bias"_a = true, "batch_first"_a = false,
       "dropout"_a = 0.0, "bidirectional"_a = false, "proj_size"_a = std::int64_t{0});
 
-  modules.register_class<torch::nn::GRU(std::int64_t, std::int64_t, std::int64_t, bool, bool, double, bool)>(
+  modules.register_class<torch::nn::GRU>(
       factory([](std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers, bool bias,
                  bool batch_first, double dropout, bool bidirectional) {
         return torch::nn::GRUOptions(input_size, hidden_size)
@@ -80,8 +78,7 @@ void register_sequence_layers(TorchCatalog& catalog) {
       "input_size", "hidden_size", "num_layers"_a = std::int64_t{1}, "bias"_a = true, "batch_first"_a = false,
       "dropout"_a = 0.0, "bidirectional"_a = false);
 
-  modules.register_class<torch::nn::RNN(std::int64_t, std::int64_t, std::int64_t, std::string, bool, bool,
-                                        double, bool)>(
+  modules.register_class<torch::nn::RNN>(
       factory([](std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers,
                  std::string nonlinearity, bool bias, bool batch_first, double dropout, bool bidirectional) {
         return torch::nn::RNNOptions(input_size, hidden_size)
@@ -96,22 +93,20 @@ void register_sequence_layers(TorchCatalog& catalog) {
       "input_size", "hidden_size", "num_layers"_a = std::int64_t{1}, "nonlinearity"_a = std::string("tanh"),
       "bias"_a = true, "batch_first"_a = false, "dropout"_a = 0.0, "bidirectional"_a = false);
 
-  modules.register_class<torch::nn::LSTMCell(std::int64_t, std::int64_t, bool)>(
+  modules.register_class<torch::nn::LSTMCell>(
       factory([](std::int64_t input_size, std::int64_t hidden_size, bool bias) {
         return torch::nn::LSTMCellOptions(input_size, hidden_size).bias(bias);
       }),
       "input_size", "hidden_size", "bias"_a = true);
 
-  modules.register_class<torch::nn::GRUCell(std::int64_t, std::int64_t, bool)>(
+  modules.register_class<torch::nn::GRUCell>(
       factory([](std::int64_t input_size, std::int64_t hidden_size, bool bias) {
         return torch::nn::GRUCellOptions(input_size, hidden_size).bias(bias);
       }),
       "input_size", "hidden_size", "bias"_a = true);
 
   // The project's MultiheadAttention: LibTorch 1.13's has no batch_first and cannot run with kdim != vdim.
-  modules.register_class<torchsystem::nn::MultiheadAttention(std::int64_t, std::int64_t, double, bool, bool,
-                                                             bool, std::optional<std::int64_t>,
-                                                             std::optional<std::int64_t>, bool)>(
+  modules.register_class<torchsystem::nn::MultiheadAttention>(
       factory([](std::int64_t embed_dim, std::int64_t num_heads, double dropout, bool bias, bool add_bias_kv,
                  bool add_zero_attn, std::optional<std::int64_t> kdim, std::optional<std::int64_t> vdim,
                  bool batch_first) {
@@ -130,13 +125,13 @@ void register_sequence_layers(TorchCatalog& catalog) {
   register_transformer_layer<torchsystem::nn::TransformerEncoderLayer>(modules);
   register_transformer_layer<torchsystem::nn::TransformerDecoderLayer>(modules);
 
-  modules.register_class<torch::nn::Flatten(std::int64_t, std::int64_t)>(
+  modules.register_class<torch::nn::Flatten>(
       factory([](std::int64_t start_dim, std::int64_t end_dim) {
         return torch::nn::FlattenOptions().start_dim(start_dim).end_dim(end_dim);
       }),
       "start_dim"_a = std::int64_t{1}, "end_dim"_a = std::int64_t{-1});
 
-  modules.register_class<torch::nn::Unflatten(std::int64_t, std::vector<std::int64_t>)>(
+  modules.register_class<torch::nn::Unflatten>(
       factory([](std::int64_t dim, std::vector<std::int64_t> unflattened_size) {
         return torch::nn::UnflattenOptions(dim, std::move(unflattened_size));
       }),
@@ -145,30 +140,28 @@ void register_sequence_layers(TorchCatalog& catalog) {
   // PyTorch's Identity(*args, **kwargs) ignores whatever it is given; here it takes nothing.
   modules.register_class<torch::nn::Identity()>();
 
-  modules.register_class<torch::nn::PixelShuffle(std::int64_t)>(
+  modules.register_class<torch::nn::PixelShuffle>(
       factory([](std::int64_t upscale_factor) { return torch::nn::PixelShuffleOptions(upscale_factor); }),
       "upscale_factor");
 
   // The project's Upsample: LibTorch 1.13's cannot repeat a single size or scale factor (see upsample.hpp).
-  modules
-      .register_class<torchsystem::nn::Upsample(std::optional<IntOrTupleAny>, std::optional<FloatOrTupleAny>,
-                                                std::string, std::optional<bool>, std::optional<bool>)>(
-          factory([](std::optional<IntOrTupleAny> size, std::optional<FloatOrTupleAny> scale_factor,
-                     std::string mode, std::optional<bool> align_corners,
-                     std::optional<bool> recompute_scale_factor) {
-            if (size && scale_factor) {
-              throw ArgumentError("scale_factor", "only one of size and scale_factor may be given");
-            }
-            return torchsystem::nn::UpsampleOptions()
-                .size(std::move(size))
-                .scale_factor(std::move(scale_factor))
-                .mode(enum_option<UpsampleMode>("mode", mode,
-                                                {"nearest", "linear", "bilinear", "bicubic", "trilinear"}))
-                .align_corners(align_corners)
-                .recompute_scale_factor(recompute_scale_factor);
-          }),
-          "size"_a = std::nullopt, "scale_factor"_a = std::nullopt, "mode"_a = std::string("nearest"),
-          "align_corners"_a = std::nullopt, "recompute_scale_factor"_a = std::nullopt);
+  modules.register_class<torchsystem::nn::Upsample>(
+      factory([](std::optional<IntOrTupleAny> size, std::optional<FloatOrTupleAny> scale_factor,
+                 std::string mode, std::optional<bool> align_corners,
+                 std::optional<bool> recompute_scale_factor) {
+        if (size && scale_factor) {
+          throw ArgumentError("scale_factor", "only one of size and scale_factor may be given");
+        }
+        return torchsystem::nn::UpsampleOptions()
+            .size(std::move(size))
+            .scale_factor(std::move(scale_factor))
+            .mode(enum_option<UpsampleMode>("mode", mode,
+                                            {"nearest", "linear", "bilinear", "bicubic", "trilinear"}))
+            .align_corners(align_corners)
+            .recompute_scale_factor(recompute_scale_factor);
+      }),
+      "size"_a = std::nullopt, "scale_factor"_a = std::nullopt, "mode"_a = std::string("nearest"),
+      "align_corners"_a = std::nullopt, "recompute_scale_factor"_a = std::nullopt);
 }
 
 }  // namespace torchsystem::catalog

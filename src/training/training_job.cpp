@@ -61,9 +61,8 @@ auto built(const char* key, F&& build) {
   try {
     return build();
   } catch (const ArgumentError& error) {
-    throw ArgumentError(std::string("config.") + key + " -> " + error.path(), error.reason());
-  } catch (const UnknownNameError& error) {
-    throw ArgumentError(std::string("config.") + key, error.what());
+    const std::string here = std::string("config.") + key;
+    error.rethrow_at(error.path().empty() ? here : here + " -> " + error.path());
   }
 }
 

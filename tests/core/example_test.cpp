@@ -61,7 +61,8 @@ TEST_F(TourExample, ReproducesTheSeedHashInCodeAndFromConfiguration) {
 TEST_F(TourExample, ReportsConfigurationErrorsWithTheirPath) {
   EXPECT_TRUE(prints("error: MLP.activation -> GLU.hidden_size: expected int, got \"abc\"\n")) << output_;
   EXPECT_TRUE(prints("error: MLP.hiden_size: unknown parameter; did you mean 'hidden_size'?")) << output_;
-  EXPECT_TRUE(prints("error: MLP.activation: unknown name \"Relu\"; did you mean: ReLU?\n")) << output_;
+  EXPECT_TRUE(prints("error: MLP.activation: unknown name \"Relu\" in registry Layer; did you mean: ReLU?\n"))
+      << output_;
   EXPECT_TRUE(prints("error: Loss.reduction: expected one of \"mean\", \"sum\", got \"none\"\n")) << output_;
   EXPECT_TRUE(prints("error: unknown name \"Mlp\" in registry Layer; did you mean: MLP?\n")) << output_;
 }

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
+#include <typeindex>
 
 #include "test_support.hpp"
 #include "torchsystem/torchsystem.hpp"
@@ -38,6 +40,12 @@ struct Pair {
 struct Moved {
   explicit Moved(int size) : size(size) {}
   int size;
+};
+
+struct Gadget {
+  Gadget(std::string label, int count) : label(std::move(label)), count(count) {}
+  std::string label;
+  int count;
 };
 
 struct Part {
@@ -100,6 +108,23 @@ TEST(Factory, ObjectReturnedByValueIsMovedIntoTheEntity) {
   const auto moved = ts::create<Moved>(1);
   EXPECT_EQ(moved->size, 2);
   EXPECT_EQ(ts::gethash(moved), ts::identity_hash("Moved", Json{{"size", 1}}));
+}
+
+TEST(Factory, SignatureIsReadFromTheFactoryWhenOnlyTheClassIsNamed) {
+  const ts::ClassInfo& info = ts::register_class<Gadget>(
+      ts::factory([](const std::string& label, std::optional<int> count, double scale) {
+        return Gadget(label, static_cast<int>(count.value_or(1) * scale));
+      }),
+      "label", "count"_a = std::nullopt, "scale"_a = 2.0);
+  EXPECT_EQ(ts::dumps(info.signature()), R"({"label": "str", "count": "Optional", "scale": "float"})");
+  EXPECT_EQ(info.describe(), R"(Gadget(label: str, count: Optional = null, scale: float = 2.0))");
+  const auto gadget = ts::create<Gadget>("g", "count"_a = 3);
+  EXPECT_EQ(gadget->label, "g");
+  EXPECT_EQ(gadget->count, 6);
+  EXPECT_EQ(ts::dumps(ts::getarguments(gadget)), R"({"label": "g", "count": 3})");
+  // The recorded signature is the factory's parameter list as written.
+  EXPECT_EQ(info.definition().signature,
+            std::type_index(typeid(Gadget(const std::string&, std::optional<int>, double))));
 }
 
 TEST(CallableDefault, IsCalledForEachObject) {

@@ -90,8 +90,8 @@ TEST(Lifetime, CopiesShareOneRecord) {
   const std::shared_ptr<Cell> copy = cell;
   const std::shared_ptr<Module> as_base = cell;
   const std::weak_ptr<Cell> weak = cell;
-  EXPECT_EQ(ts::find_record(cell), ts::find_record(copy));
-  EXPECT_EQ(ts::find_record(cell), ts::find_record(as_base));
+  EXPECT_EQ(ts::detail::find_record(cell), ts::detail::find_record(copy));
+  EXPECT_EQ(ts::detail::find_record(cell), ts::detail::find_record(as_base));
   ts::setname(copy, "Renamed");
   EXPECT_EQ(ts::getname(cell), "Renamed");
   EXPECT_EQ(ts::getname(as_base), "Renamed");
@@ -105,7 +105,7 @@ TEST(Lifetime, AliasingHandlesShareTheRecord) {
   const auto owner = ts::create<WithMember>(5);
   // A handle to a member, sharing ownership with the entity, finds the entity's record.
   const std::shared_ptr<Member> member(owner, &owner->member);
-  EXPECT_EQ(ts::find_record(member), ts::find_record(owner));
+  EXPECT_EQ(ts::detail::find_record(member), ts::detail::find_record(owner));
   EXPECT_EQ(ts::dumps(ts::getarguments(member)), R"({"value": 5})");
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
@@ -363,7 +364,7 @@ TEST(Registry, TwoTypesUnderOneKeyThrow) {
   ASSERT_TRUE(error);
   EXPECT_TRUE(contains(error->what(), "\"Foo\""));
   EXPECT_EQ(registry.keys(), std::vector<std::string>{"Foo"});
-  EXPECT_EQ(&registry.info("Foo").type(), &typeid(Foo));
+  EXPECT_EQ(registry.info("Foo").type(), std::type_index(typeid(Foo)));
   // The class itself was registered (globally); only the key is refused.
   EXPECT_EQ(ts::getname(ts::create<Impostor>(1)), "Foo");
   // add() under a key that is taken is refused too.
@@ -479,6 +480,35 @@ TEST(Registry, UnknownNestedNameSuggestsNamesFromIncludedRegistries) {
   const auto error = thrown<ts::ArgumentError>([&] { holders.create("Holder", Json{{"inner", "Leav"}}); });
   ASSERT_TRUE(error);
   EXPECT_TRUE(contains(error->reason(), "did you mean: Leaf"));
+}
+
+TEST(Registry, UnknownNameCarriesItsPathAndSuggestionsAtAnyDepth) {
+  ts::Registry<Base> registry("registry Base");
+  registry.register_class<Leaf()>();
+  registry.register_class<Holder(std::shared_ptr<Base>)>("inner");
+
+  const auto top = thrown<ts::UnknownNameError>([&] { registry.create(Json{{"name", "Leav"}}); });
+  ASSERT_TRUE(top);
+  EXPECT_EQ(top->path(), "");
+  EXPECT_EQ(top->name(), "Leav");
+  EXPECT_EQ(top->suggestions(), std::vector<std::string>{"Leaf"});
+
+  const Json nested = {{"name", "Holder"}, {"arguments", {{"inner", "Leav"}}}};
+  const auto one = thrown<ts::UnknownNameError>([&] { registry.create(nested); });
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->path(), "Holder.inner");
+  EXPECT_EQ(one->name(), "Leav");
+  EXPECT_EQ(one->where(), "registry Base");
+  EXPECT_EQ(one->suggestions(), std::vector<std::string>{"Leaf"});
+  EXPECT_STREQ(one->what(), R"(Holder.inner: unknown name "Leav" in registry Base; did you mean: Leaf?)");
+
+  const Json deeper = {{"name", "Holder"},
+                       {"arguments", {{"inner", {{"name", "Holder"}, {"arguments", {{"inner", "Holdr"}}}}}}}};
+  const auto two = thrown<ts::UnknownNameError>([&] { registry.create(deeper); });
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->path(), "Holder.inner -> Holder.inner");
+  EXPECT_EQ(two->name(), "Holdr");
+  EXPECT_EQ(two->suggestions(), std::vector<std::string>{"Holder"});
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -49,11 +49,11 @@ TEST_P(CatalogVectorTest, RecordsAndHashesAsPython) {
   const std::string name = vector["name"].get<std::string>();
   const ts::RegistryBase& registry = torch_test::registry_of(name);
 
-  ts::CallArguments call;
+  ts::detail::CallArguments call;
   // An optimizer's parameters come first, in code; the vector's positional arguments follow them.
   const bool optimizer = &registry == &ts::torch_catalog().optimizers;
   const torch::Tensor weight = torch::zeros({2, 2}, torch::requires_grad());
-  if (optimizer) call = ts::pack_arguments(std::vector<torch::Tensor>{weight});
+  if (optimizer) call = ts::detail::pack_arguments(std::vector<torch::Tensor>{weight});
   for (const auto& value : vector["args"]) call.emplace_back().set_json(value);
   for (const auto& [key, value] : vector["kwargs"].items()) {
     auto& argument = call.emplace_back();

@@ -67,8 +67,8 @@ seed::MLP seed_mlp() {
 
 TEST(TorchModule, HolderClassIsNamedAfterTheHolder) {
   models();
-  EXPECT_EQ(ts::registered_class<seed::MLP>.load()->name(), "MLP");
-  EXPECT_EQ(ts::registered_class<torch::nn::Linear>.load()->name(), "Linear");
+  EXPECT_EQ(ts::detail::registered_class<seed::MLP>.load()->name(), "MLP");
+  EXPECT_EQ(ts::detail::registered_class<torch::nn::Linear>.load()->name(), "Linear");
   EXPECT_EQ(models().signature("Head"), ts::Json::parse(R"({"layer": "Linear", "scale": "float"})"));
 }
 

@@ -44,7 +44,7 @@ Group require_group(std::string_view name) {
   for (const Group& group : groups) {
     for (auto& key : group.registry->keys()) all.push_back(std::move(key));
   }
-  throw UnknownNameError(std::string(name), close_names(name, all), "torchsystem");
+  throw UnknownNameError(std::string(name), detail::close_names(name, all), "torchsystem");
 }
 
 /// Splits options from positional arguments; only the options in `known` are accepted.

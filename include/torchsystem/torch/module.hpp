@@ -35,8 +35,8 @@
 #include <utility>
 #include <vector>
 
-#include "torchsystem/class.hpp"
 #include "torchsystem/entity.hpp"
+#include "torchsystem/registration.hpp"
 
 namespace torchsystem {
 

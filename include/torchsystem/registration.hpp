@@ -1,4 +1,4 @@
-// Registering a class and creating objects that remember how they were built.
+// Registration: declaring a class's signature, and creating objects that remember how they were built.
 //
 // C++ cannot read a constructor's parameter names, so a registration states what Python reads from
 // `__init__`: the signature as a function type, the parameter names in order, and their defaults:
@@ -9,7 +9,14 @@
 //
 // Options may follow the parameters in any order: named("Criterion") (the reference's
 // `register('Criterion')`), excluded_args{0} and excluded_kwargs{"params"}. When the constructor does not
-// take exactly the parameters, factory(f) comes first and maps them onto what it takes.
+// take exactly the parameters, factory(f) comes first and maps them onto what it takes; the signature
+// may then name the class alone, the parameter types being read from f:
+//
+//   register_class<Linear>(factory([](std::int64_t in_features, std::int64_t out_features, bool bias) {
+//                            return LinearOptions(in_features, out_features).bias(bias);
+//                          }),
+//                          "in_features", "out_features", "bias"_a = true);
+//
 // Registering the same definition again is harmless; a different definition for the same type is an error.
 #pragma once
 
@@ -26,17 +33,23 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <typeindex>
 #include <typeinfo>
 #include <utility>
 #include <vector>
 
 #include "torchsystem/entity.hpp"
 #include "torchsystem/error.hpp"
+#include "torchsystem/extension.hpp"
 #include "torchsystem/json.hpp"
 #include "torchsystem/keywords.hpp"
 #include "torchsystem/value_traits.hpp"
 
 namespace torchsystem {
+
+class ClassInfo;
+
+namespace detail {
 
 // ---------------------------------------------------------------------------------------------------
 // Arguments of one call, with their static types erased.
@@ -114,9 +127,11 @@ class Resolver {
  public:
   virtual ~Resolver() = default;
   virtual const ClassInfo* find(std::string_view name) const = 0;
-  /// Registered names close to `name`, for "did you mean" messages.
-  virtual std::vector<std::string> suggest(std::string_view name) const = 0;
+  /// Throws the UnknownNameError for `name` (with the names close to it), with an empty path.
+  [[noreturn]] virtual void unknown_name(std::string_view name) const = 0;
 };
+
+}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------------
 // Registration options.
@@ -128,6 +143,7 @@ struct Parameter {
   std::optional<Json> default_json;  ///< identity form of the default, when it has a fixed one
   bool is_entity = false;            ///< takes a registered object
   bool has_json_form = false;        ///< can be recorded and read from a configuration
+  friend bool operator==(const Parameter&, const Parameter&) = default;
 };
 
 /// The registered name (the reference's `register('Criterion')`): recorded as the entity's name.
@@ -162,7 +178,9 @@ Factory<std::decay_t<F>> factory(F&& function) {
   return {std::forward<F>(function)};
 }
 
+namespace detail {
 struct DefaultFactory {};  // the object is constructed from the parameters as they are
+}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------------
 // A registered class.
@@ -170,88 +188,85 @@ struct DefaultFactory {};  // the object is constructed from the parameters as t
 /// What a registration states about a class, and the means to build it from erased arguments.
 class ClassInfo {
  public:
+  /// What a registration states. Two registrations of one C++ type must state the same (operator==);
+  /// a new registration option is a member here and a case in detail::make_class.
+  struct Definition {
+    std::string name;                          ///< the registered name, or the C++ type's unqualified name
+    bool registered_name = false;              ///< given with named(...)
+    std::type_index type = typeid(void);       ///< T of register_class<T(...)>
+    std::type_index element = typeid(void);    ///< the type of the objects constructed
+    std::type_index signature = typeid(void);  ///< T(P...)
+    std::type_index factory = typeid(void);    ///< the factory's type, or detail::DefaultFactory
+    std::vector<Parameter> parameters;
+    std::vector<std::size_t> excluded_positions;
+    std::vector<std::string> excluded_names;
+    /// Per parameter: the type of the callable that computes its default, if any.
+    std::vector<std::optional<std::type_index>> default_factories;
+    friend bool operator==(const Definition&, const Definition&) = default;
+  };
+
   virtual ~ClassInfo();
   ClassInfo(const ClassInfo&) = delete;
   ClassInfo& operator=(const ClassInfo&) = delete;
 
+  const Definition& definition() const noexcept { return definition_; }
   /// The registered name, or the C++ type's unqualified name.
-  const std::string& name() const noexcept { return name_; }
+  const std::string& name() const noexcept { return definition_.name; }
   /// True when registered with named(...): the name is then part of each object's metadata.
-  bool has_registered_name() const noexcept { return registered_name_; }
-  const std::type_info& type() const noexcept { return *type_; }
+  bool has_registered_name() const noexcept { return definition_.registered_name; }
+  std::type_index type() const noexcept { return definition_.type; }
   /// The type of the objects constructed (T itself, or the object a handle type T holds).
-  const std::type_info& element_type() const noexcept { return *element_; }
-  const std::vector<Parameter>& parameters() const noexcept { return parameters_; }
-  const std::vector<std::size_t>& excluded_positions() const noexcept { return excluded_positions_; }
-  const std::vector<std::string>& excluded_names() const noexcept { return excluded_names_; }
+  std::type_index element_type() const noexcept { return definition_.element; }
+  const std::vector<Parameter>& parameters() const noexcept { return definition_.parameters; }
   /// True when parameter `index` is excluded by position or by name (as signature and canonical do).
   bool is_excluded(std::size_t index) const;
   /// {parameter: type name} in order, excluded parameters left out (the reference's `signature`).
   Json signature() const;
   /// A readable one-line definition, such as `Model(x: int, y: float, z: str, t: str = "4")`.
   std::string describe() const;
-  bool same_definition(const ClassInfo& other) const;
+  bool same_definition(const ClassInfo& other) const { return definition_ == other.definition_; }
 
-  /// Builds an object. Errors are ArgumentError with the path from this class (`Model.y`).
-  Object build(CallArguments& arguments, const Resolver* resolver = nullptr) const;
+  /// Builds an object from a call's erased arguments (the library's entry point: Registry, create).
+  /// Errors are ArgumentError with the path from this class (`Model.y`).
+  Object build(detail::CallArguments& arguments, const detail::Resolver* resolver = nullptr) const;
   /// Builds from a JSON object of keyword arguments; `code` holds arguments passed in code beside it.
-  Object build_from_json(const Json& arguments, const Resolver* resolver, CallArguments code = {}) const;
+  Object build_from_json(const Json& arguments, const detail::Resolver* resolver,
+                         detail::CallArguments code = {}) const;
   /// The object as another handle type declared by extra_conversions (in a std::any), or an empty any.
   std::any convert(const Object& object, const std::type_info& target) const;
 
-  /// What a registration states; the typed half of a class builds one and hands it to the constructor.
-  struct Definition {
-    std::string name;
-    bool registered_name = false;
-    const std::type_info* type = nullptr;
-    const std::type_info* element = nullptr;
-    const std::type_info* signature = nullptr;
-    const std::type_info* factory = nullptr;
-    std::vector<Parameter> parameters;
-    std::vector<std::size_t> excluded_positions;
-    std::vector<std::string> excluded_names;
-    std::vector<const std::type_info*> default_factories;  // per parameter: a computed default's type
-    std::vector<Conversion> conversions;
-  };
-
  protected:
-  explicit ClassInfo(Definition definition);
+  ClassInfo(Definition definition, std::vector<Conversion> conversions);
 
   /// Converts the bound arguments to the parameter types, fills `canonical`, records the entity and
   /// constructs it. `slots[i]` is the argument bound to parameter i, or nullptr for its default.
-  virtual Object make(CallArguments& arguments, std::vector<CallArgument*>& slots,
-                      const Resolver* resolver) const = 0;
+  virtual Object make(detail::CallArguments& arguments, std::vector<detail::CallArgument*>& slots,
+                      const detail::Resolver* resolver) const = 0;
 
   /// The python-style arguments of a call, recorded as the reference does.
-  Json record(const CallArguments& arguments) const;
+  Json record(const detail::CallArguments& arguments) const;
   /// Rethrows the error in flight (from converting parameter `index`) with this class's path in front.
   [[noreturn]] void rethrow_for_parameter(std::size_t index) const;
   /// Rethrows the error in flight from the factory or constructor: an ArgumentError gets this class's
   /// path in front; another exception becomes an ArgumentError naming this class, with the original
   /// nested in it (std::rethrow_if_nested reaches it).
   [[noreturn]] void rethrow_from_constructor() const;
-  [[noreturn]] void argument_type_error(std::size_t index, const CallArgument& argument) const;
-  [[noreturn]] void code_only_error(std::size_t index, const CallArgument& argument,
+  [[noreturn]] void argument_type_error(std::size_t index, const detail::CallArgument& argument) const;
+  [[noreturn]] void code_only_error(std::size_t index, const detail::CallArgument& argument,
                                     const std::type_info& type) const;
-  Object resolve_entity(CallArgument& argument, const Resolver* resolver, std::string_view expected) const;
+  Object resolve_entity(detail::CallArgument& argument, const detail::Resolver* resolver,
+                        std::string_view expected) const;
   std::unique_ptr<EntityRecord> make_record(Json arguments, Json canonical) const;
 
  private:
-  std::vector<CallArgument*> bind(CallArguments& arguments) const;
+  std::vector<detail::CallArgument*> bind(detail::CallArguments& arguments) const;
   void validate() const;
 
-  std::string name_;
-  bool registered_name_;
-  const std::type_info* type_;
-  const std::type_info* element_;
-  const std::type_info* signature_;
-  const std::type_info* factory_;
-  std::vector<Parameter> parameters_;
-  std::vector<std::size_t> excluded_positions_;
-  std::vector<std::string> excluded_names_;
-  std::vector<const std::type_info*> default_factories_;
-  std::vector<Conversion> conversions_;
+  Definition definition_;
+  std::vector<Conversion> conversions_;  // from extra_conversions: follows from the element type
 };
+
+namespace detail {
 
 /// Adds a definition to the process-wide table of classes, keyed by C++ type. Returns the definition
 /// in force: the earlier one when `definition` is the same, else throws RegistrationError.
@@ -261,7 +276,8 @@ const ClassInfo& add_class(std::unique_ptr<ClassInfo> definition);
 template <class T>
 inline std::atomic<const ClassInfo*> registered_class{nullptr};
 
-namespace detail {
+/// The class registered for T; throws RegistrationError when T was never registered.
+const ClassInfo& require_class(const ClassInfo* cls, const std::type_info& type);
 
 template <class P>
 std::string parameter_type_name() {
@@ -330,7 +346,9 @@ class ClassImpl<T(P...), F> final : public ClassInfo {
   using Defaults = std::tuple<std::function<std::decay_t<P>()>...>;
 
   ClassImpl(Definition definition, Defaults defaults, F function)
-      : ClassInfo(std::move(definition)), defaults_(std::move(defaults)), function_(std::move(function)) {}
+      : ClassInfo(std::move(definition), extra_conversions<element_type>::list()),
+        defaults_(std::move(defaults)),
+        function_(std::move(function)) {}
 
  protected:
   Object make(CallArguments& arguments, std::vector<CallArgument*>& slots,
@@ -447,12 +465,11 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
       "register_class needs exactly one name (or \"name\"_a = default) per parameter of the signature");
 
   typename ClassInfo::Definition definition;
-  definition.type = &typeid(T);
-  definition.element = &typeid(typename handle_traits<T>::element_type);
-  definition.signature = &typeid(Signature);
-  definition.factory = &typeid(F);
+  definition.type = typeid(T);
+  definition.element = typeid(typename handle_traits<T>::element_type);
+  definition.signature = typeid(Signature);
+  definition.factory = typeid(F);
   definition.name = default_class_name<T>();
-  definition.conversions = extra_conversions<typename handle_traits<T>::element_type>::list();
   definition.parameters.resize(Traits::arity);
   definition.default_factories.resize(Traits::arity);
   typename ClassType::Defaults defaults;
@@ -485,7 +502,7 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
         parameter.has_default = true;
         std::get<I>(defaults) = make_default<Target>(std::forward<Spec>(spec).value);
         if constexpr (default_factory_for<V, Target>) {
-          definition.default_factories[I] = &typeid(V);
+          definition.default_factories[I] = std::type_index(typeid(V));
         } else if constexpr (has_json_form<Target>) {
           parameter.default_json = value_traits<Target>::to_json(std::get<I>(defaults)());
         }
@@ -508,40 +525,78 @@ std::unique_ptr<ClassInfo> make_class(F function, S&&... specs) {
   return std::make_unique<ClassType>(std::move(definition), std::move(defaults), std::move(function));
 }
 
+/// The parameter types a factory takes, as the signature T(P...) of the class T it builds.
+template <class F>
+struct call_signature : call_signature<decltype(&F::operator())> {};
+template <class C, class R, class... A>
+struct call_signature<R (C::*)(A...) const> {
+  template <class T>
+  using of = T(A...);
+};
+template <class C, class R, class... A>
+struct call_signature<R (C::*)(A...)> : call_signature<R (C::*)(A...) const> {};
+template <class R, class... A>
+struct call_signature<R (*)(A...)> {
+  template <class T>
+  using of = T(A...);
+};
+
+/// A registration's signature: given as T(P...), or (with a factory) T alone and P... read from it.
+template <class T, class F>
+struct factory_signature {
+  using type = typename call_signature<F>::template of<T>;
+};
+template <class T, class... P, class F>
+struct factory_signature<T(P...), F> {
+  using type = T(P...);
+};
+
+/// The class a registration's signature names: T for T(P...) and for T alone.
+template <class Signature>
+struct signature_result {
+  using type = Signature;
+};
+template <class T, class... P>
+struct signature_result<T(P...)> {
+  using type = T;
+};
+
+template <class Signature, class F, class... S>
+const ClassInfo& register_with(F function, S&&... specs) {
+  using T = typename signature_traits<Signature>::result;
+  const ClassInfo& info = add_class(make_class<Signature>(std::move(function), std::forward<S>(specs)...));
+  registered_class<T>.store(&info, std::memory_order_release);
+  return info;
+}
+
 }  // namespace detail
 
 /// Registers class T with signature `Signature` (a function type `T(P...)`): optionally factory(...) first,
 /// then one parameter name per P, in order, `"name"_a = value` for a parameter with a default (a callable
 /// default is called for each object), and options: named(...), excluded_args{...}, excluded_kwargs{...}.
+/// With a factory, `Signature` may be T alone: the parameter types are then the factory's.
 template <class Signature, class F, class... S>
 const ClassInfo& register_class(Factory<F> function, S&&... specs) {
-  using T = typename detail::signature_traits<Signature>::result;
-  const ClassInfo& info =
-      add_class(detail::make_class<Signature>(std::move(function.function), std::forward<S>(specs)...));
-  registered_class<T>.store(&info, std::memory_order_release);
-  return info;
+  using Deduced = typename detail::factory_signature<Signature, F>::type;
+  return detail::register_with<Deduced>(std::move(function.function), std::forward<S>(specs)...);
 }
 
 template <class Signature, class... S>
 const ClassInfo& register_class(S&&... specs) {
-  using T = typename detail::signature_traits<Signature>::result;
-  const ClassInfo& info =
-      add_class(detail::make_class<Signature>(DefaultFactory{}, std::forward<S>(specs)...));
-  registered_class<T>.store(&info, std::memory_order_release);
-  return info;
+  static_assert(std::is_function_v<Signature>,
+                "register_class needs the signature as a function type T(P...), or a factory(...) first");
+  return detail::register_with<Signature>(detail::DefaultFactory{}, std::forward<S>(specs)...);
 }
-
-/// The class registered for T; throws RegistrationError when T was never registered.
-const ClassInfo& require_class(const ClassInfo* cls, const std::type_info& type);
 
 /// Creates a T through its registration, recording its arguments. Returns a std::shared_ptr<T> (or the
 /// handle type a layer declares for T, such as a LibTorch module holder).
 template <class T, class... A>
 typename handle_traits<T>::handle_type create(A&&... arguments) {
   using element_type = typename handle_traits<T>::element_type;
-  prepare_class<T>();
-  const ClassInfo& cls = require_class(registered_class<T>.load(std::memory_order_acquire), typeid(T));
-  CallArguments call = pack_arguments(std::forward<A>(arguments)...);
+  detail::prepare_class<T>();
+  const ClassInfo& cls =
+      detail::require_class(detail::registered_class<T>.load(std::memory_order_acquire), typeid(T));
+  detail::CallArguments call = detail::pack_arguments(std::forward<A>(arguments)...);
   return handle_traits<T>::wrap(cls.build(call).template as<element_type>());
 }
 

@@ -1,4 +1,4 @@
-#include "torchsystem/class.hpp"
+#include "torchsystem/registration.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -9,6 +9,11 @@
 #include "torchsystem/identity.hpp"
 
 namespace torchsystem {
+
+using detail::CallArgument;
+using detail::CallArguments;
+using detail::Resolver;
+
 namespace {
 
 // Entities named in a configuration are built recursively; a bound keeps a hostile configuration
@@ -53,18 +58,8 @@ std::string join_names(const std::vector<std::string>& names) {
 
 }  // namespace
 
-ClassInfo::ClassInfo(Definition definition)
-    : name_(std::move(definition.name)),
-      registered_name_(definition.registered_name),
-      type_(definition.type),
-      element_(definition.element),
-      signature_(definition.signature),
-      factory_(definition.factory),
-      parameters_(std::move(definition.parameters)),
-      excluded_positions_(std::move(definition.excluded_positions)),
-      excluded_names_(std::move(definition.excluded_names)),
-      default_factories_(std::move(definition.default_factories)),
-      conversions_(std::move(definition.conversions)) {
+ClassInfo::ClassInfo(Definition definition, std::vector<Conversion> conversions)
+    : definition_(std::move(definition)), conversions_(std::move(conversions)) {
   validate();
 }
 
@@ -72,9 +67,9 @@ ClassInfo::~ClassInfo() = default;
 
 void ClassInfo::validate() const {
   const auto fail = [this](const std::string& reason) {
-    throw RegistrationError("cannot register " + name_ + ": " + reason);
+    throw RegistrationError("cannot register " + name() + ": " + reason);
   };
-  if (name_.empty()) fail("the name is empty");
+  if (name().empty()) fail("the name is empty");
   const auto require_text = [&](const std::string& text, std::string_view what) {
     try {
       require_utf8(text, what);
@@ -82,14 +77,15 @@ void ClassInfo::validate() const {
       fail(error.what());
     }
   };
-  require_text(name_, "the class name");
+  require_text(name(), "the class name");
   bool seen_default = false;
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    const Parameter& parameter = parameters_[i];
+  for (std::size_t i = 0; i < definition_.parameters.size(); ++i) {
+    const Parameter& parameter = definition_.parameters[i];
     if (parameter.name.empty()) fail("parameter " + std::to_string(i) + " has an empty name");
     require_text(parameter.name, "a parameter name");
     for (std::size_t j = 0; j < i; ++j) {
-      if (parameters_[j].name == parameter.name) fail("parameter '" + parameter.name + "' is declared twice");
+      if (definition_.parameters[j].name == parameter.name)
+        fail("parameter '" + parameter.name + "' is declared twice");
     }
     if (seen_default && !parameter.has_default) {
       fail("parameter '" + parameter.name + "' without a default follows a parameter with one");
@@ -101,34 +97,35 @@ void ClassInfo::validate() const {
            "value_traits for its type");
     }
   }
-  for (std::size_t position : excluded_positions_) {
-    if (position >= parameters_.size()) {
+  for (std::size_t position : definition_.excluded_positions) {
+    if (position >= definition_.parameters.size()) {
       fail("excluded position " + std::to_string(position) + " is past the last parameter");
     }
   }
-  for (const auto& excluded : excluded_names_) {
-    const bool known = std::any_of(parameters_.begin(), parameters_.end(),
+  for (const auto& excluded : definition_.excluded_names) {
+    const bool known = std::any_of(definition_.parameters.begin(), definition_.parameters.end(),
                                    [&](const Parameter& parameter) { return parameter.name == excluded; });
     if (!known) fail("excluded keyword '" + excluded + "' is not a parameter");
   }
 }
 
 bool ClassInfo::is_excluded(std::size_t index) const {
-  return contains(excluded_positions_, index) || contains(excluded_names_, parameters_[index].name);
+  return contains(definition_.excluded_positions, index) ||
+         contains(definition_.excluded_names, definition_.parameters[index].name);
 }
 
 Json ClassInfo::signature() const {
   Json signature = Json::object();
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (!is_excluded(i)) signature[parameters_[i].name] = parameters_[i].type;
+  for (std::size_t i = 0; i < definition_.parameters.size(); ++i) {
+    if (!is_excluded(i)) signature[definition_.parameters[i].name] = definition_.parameters[i].type;
   }
   return signature;
 }
 
 std::string ClassInfo::describe() const {
-  std::string text = name_ + "(";
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    const Parameter& parameter = parameters_[i];
+  std::string text = name() + "(";
+  for (std::size_t i = 0; i < definition_.parameters.size(); ++i) {
+    const Parameter& parameter = definition_.parameters[i];
     text += (i ? ", " : "") + parameter.name + ": " + parameter.type;
     if (parameter.default_json)
       text += " = " + describe_json(*parameter.default_json);
@@ -136,79 +133,62 @@ std::string ClassInfo::describe() const {
       text += " = <computed>";
   }
   text += ")";
-  if (registered_name_) text += " named";
-  if (!excluded_positions_.empty()) {
+  if (definition_.registered_name) text += " named";
+  if (!definition_.excluded_positions.empty()) {
     std::string positions;
-    for (std::size_t position : excluded_positions_)
+    for (std::size_t position : definition_.excluded_positions)
       positions += (positions.empty() ? "" : ", ") + std::to_string(position);
     text += " excluded_args{" + positions + "}";
   }
-  if (!excluded_names_.empty()) text += " excluded_kwargs{" + join_names(excluded_names_) + "}";
+  if (!definition_.excluded_names.empty())
+    text += " excluded_kwargs{" + join_names(definition_.excluded_names) + "}";
   return text;
 }
 
-bool ClassInfo::same_definition(const ClassInfo& other) const {
-  const auto same_parameter = [](const Parameter& a, const Parameter& b) {
-    return a.name == b.name && a.type == b.type && a.has_default == b.has_default &&
-           a.default_json == b.default_json && a.is_entity == b.is_entity &&
-           a.has_json_form == b.has_json_form;
-  };
-  const auto same_type = [](const std::type_info* a, const std::type_info* b) {
-    return a == b || (a && b && *a == *b);
-  };
-  return name_ == other.name_ && registered_name_ == other.registered_name_ && *type_ == *other.type_ &&
-         *signature_ == *other.signature_ && *factory_ == *other.factory_ &&
-         std::equal(parameters_.begin(), parameters_.end(), other.parameters_.begin(),
-                    other.parameters_.end(), same_parameter) &&
-         excluded_positions_ == other.excluded_positions_ && excluded_names_ == other.excluded_names_ &&
-         std::equal(default_factories_.begin(), default_factories_.end(), other.default_factories_.begin(),
-                    other.default_factories_.end(), same_type);
-}
-
 std::vector<CallArgument*> ClassInfo::bind(CallArguments& arguments) const {
-  std::vector<CallArgument*> slots(parameters_.size(), nullptr);
+  std::vector<CallArgument*> slots(definition_.parameters.size(), nullptr);
   const auto positional = static_cast<std::size_t>(
       std::count_if(arguments.begin(), arguments.end(),
                     [](const CallArgument& argument) { return argument.keyword.empty(); }));
-  if (positional > parameters_.size()) {
-    throw ArgumentError(name_, "takes " + std::to_string(parameters_.size()) + " positional argument" +
-                                   (parameters_.size() == 1 ? "" : "s") + " but " +
-                                   std::to_string(positional) +
-                                   (positional == 1 ? " was given" : " were given"));
+  if (positional > definition_.parameters.size()) {
+    throw ArgumentError(name(), "takes " + std::to_string(definition_.parameters.size()) +
+                                    " positional argument" + (definition_.parameters.size() == 1 ? "" : "s") +
+                                    " but " + std::to_string(positional) +
+                                    (positional == 1 ? " was given" : " were given"));
   }
   std::size_t next = 0;
   bool seen_keyword = false;
   for (CallArgument& argument : arguments) {
     if (argument.keyword.empty()) {
-      if (seen_keyword) throw ArgumentError(name_, "a positional argument follows a keyword argument");
+      if (seen_keyword) throw ArgumentError(name(), "a positional argument follows a keyword argument");
       slots[next++] = &argument;
       continue;
     }
     seen_keyword = true;
-    const auto found = std::find_if(parameters_.begin(), parameters_.end(), [&](const Parameter& parameter) {
-      return parameter.name == argument.keyword;
-    });
-    if (found == parameters_.end()) {
+    const auto found =
+        std::find_if(definition_.parameters.begin(), definition_.parameters.end(),
+                     [&](const Parameter& parameter) { return parameter.name == argument.keyword; });
+    if (found == definition_.parameters.end()) {
       std::vector<std::string> names;
-      for (const auto& parameter : parameters_) names.push_back(parameter.name);
-      const auto close = close_names(argument.keyword, names, 1);
+      for (const auto& parameter : definition_.parameters) names.push_back(parameter.name);
+      const auto close = detail::close_names(argument.keyword, names, 1);
       throw ArgumentError(
-          name_ + "." + std::string(argument.keyword),
+          name() + "." + std::string(argument.keyword),
           "unknown parameter" + (close.empty() ? "" : "; did you mean '" + close.front() + "'?") + " (" +
-              name_ + " takes: " + (names.empty() ? "no parameters" : join_names(names)) + ")");
+              name() + " takes: " + (names.empty() ? "no parameters" : join_names(names)) + ")");
     }
-    const auto index = static_cast<std::size_t>(found - parameters_.begin());
-    if (slots[index]) throw ArgumentError(name_ + "." + found->name, "got multiple values");
+    const auto index = static_cast<std::size_t>(found - definition_.parameters.begin());
+    if (slots[index]) throw ArgumentError(name() + "." + found->name, "got multiple values");
     slots[index] = &argument;
   }
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (!slots[i] && !parameters_[i].has_default) {
+  for (std::size_t i = 0; i < definition_.parameters.size(); ++i) {
+    if (!slots[i] && !definition_.parameters[i].has_default) {
       // A parameter with no JSON form can only come from code, beside a configuration.
-      const std::string hint = parameters_[i].has_json_form || parameters_[i].is_entity
+      const std::string hint = definition_.parameters[i].has_json_form || definition_.parameters[i].is_entity
                                    ? ""
                                    : " (it has no JSON form: pass it in code)";
-      throw ArgumentError(name_ + "." + parameters_[i].name,
-                          "missing required argument of type " + parameters_[i].type + hint);
+      throw ArgumentError(name() + "." + definition_.parameters[i].name,
+                          "missing required argument of type " + definition_.parameters[i].type + hint);
     }
   }
   return slots;
@@ -221,7 +201,7 @@ Object ClassInfo::build(CallArguments& arguments, const Resolver* resolver) cons
 
 Object ClassInfo::build_from_json(const Json& arguments, const Resolver* resolver, CallArguments code) const {
   if (!arguments.is_object()) {
-    throw ArgumentError(name_, "arguments must be a JSON object, got " + describe_json(arguments));
+    throw ArgumentError(name(), "arguments must be a JSON object, got " + describe_json(arguments));
   }
   CallArguments call;
   call.reserve(arguments.size() + code.size());
@@ -246,19 +226,19 @@ Json ClassInfo::record(const CallArguments& arguments) const {
     std::size_t index = 0;
     if (argument.keyword.empty()) {
       index = position++;
-      if (contains(excluded_positions_, index)) continue;
+      if (contains(definition_.excluded_positions, index)) continue;
     } else {
-      if (contains(excluded_names_, argument.keyword)) continue;
-      while (parameters_[index].name != argument.keyword) ++index;
+      if (contains(definition_.excluded_names, argument.keyword)) continue;
+      while (definition_.parameters[index].name != argument.keyword) ++index;
     }
-    const std::string& key = parameters_[index].name;
+    const std::string& key = definition_.parameters[index].name;
     if (argument.entity) {
       const EntityRecord* entity = argument.entity.record();
       if (!entity) {
-        throw ArgumentError(name_ + "." + key, "the " + unqualified_type_name(argument.entity.type()) +
-                                                   " passed has no identity: it was not created through "
-                                                   "torchsystem (create it with create<T> or a Registry, or "
-                                                   "exclude this parameter)");
+        throw ArgumentError(name() + "." + key, "the " + unqualified_type_name(argument.entity.type()) +
+                                                    " passed has no identity: it was not created through "
+                                                    "torchsystem (create it with create<T> or a Registry, or "
+                                                    "exclude this parameter)");
       }
       recorded[key] = entity->argument_form(IdentityStyle::python);
     } else if (const Json* json = argument.json()) {
@@ -272,11 +252,11 @@ Json ClassInfo::record(const CallArguments& arguments) const {
 }
 
 void ClassInfo::rethrow_for_parameter(std::size_t index) const {
-  const std::string here = name_ + "." + parameters_[index].name;
+  const std::string here = name() + "." + definition_.parameters[index].name;
   try {
     throw;
   } catch (const ArgumentError& error) {
-    throw ArgumentError(error.path().empty() ? here : here + " -> " + error.path(), error.reason());
+    error.rethrow_at(error.path().empty() ? here : here + " -> " + error.path());
   } catch (const NotAnEntityError& error) {
     throw ArgumentError(here, error.what());
   }
@@ -286,13 +266,13 @@ void ClassInfo::rethrow_from_constructor() const {
   try {
     throw;
   } catch (const ArgumentError& error) {
-    throw ArgumentError(error.path().empty() ? name_ : name_ + "." + error.path(), error.reason());
+    error.rethrow_at(error.path().empty() ? name() : name() + "." + error.path());
   } catch (const Error&) {
     throw;
   } catch (const std::exception& error) {
     // Libraries such as LibTorch append a backtrace after the first line; the message keeps the reason.
     const std::string_view what = error.what();
-    std::throw_with_nested(ArgumentError(name_, std::string(what.substr(0, what.find('\n')))));
+    std::throw_with_nested(ArgumentError(name(), std::string(what.substr(0, what.find('\n')))));
   }
 }
 
@@ -304,14 +284,15 @@ std::any ClassInfo::convert(const Object& object, const std::type_info& target) 
 }
 
 void ClassInfo::argument_type_error(std::size_t index, const CallArgument& argument) const {
-  throw ArgumentError("", "expected " + parameters_[index].type + ", got " + describe_argument(argument));
+  throw ArgumentError(
+      "", "expected " + definition_.parameters[index].type + ", got " + describe_argument(argument));
 }
 
 void ClassInfo::code_only_error(std::size_t index, const CallArgument& argument,
                                 const std::type_info& type) const {
   throw ArgumentError("", "a " + unqualified_type_name(type) +
                               " has no JSON form, so it cannot come from a configuration (got " +
-                              describe_argument(argument) + "); pass " + parameters_[index].name +
+                              describe_argument(argument) + "); pass " + definition_.parameters[index].name +
                               " in code beside it");
 }
 
@@ -345,11 +326,7 @@ Object ClassInfo::resolve_entity(CallArgument& argument, const Resolver* resolve
                             "Registry::get)");
   }
   const ClassInfo* cls = resolver->find(text);
-  if (!cls) {
-    const auto close = resolver->suggest(text);
-    throw ArgumentError("", "unknown name \"" + text + "\"" +
-                                (close.empty() ? "" : "; did you mean: " + join_names(close) + "?"));
-  }
+  if (!cls) resolver->unknown_name(text);
   const NestingGuard guard;
   argument.entity = cls->build_from_json(arguments ? *arguments : Json::object(), resolver);
   return argument.entity;
@@ -373,7 +350,7 @@ ClassTable& class_table() {
 
 }  // namespace
 
-const ClassInfo& add_class(std::unique_ptr<ClassInfo> definition) {
+const ClassInfo& detail::add_class(std::unique_ptr<ClassInfo> definition) {
   ClassTable& table = class_table();
   std::lock_guard lock(table.mutex);
   auto [slot, inserted] = table.classes.try_emplace(std::type_index(definition->type()), nullptr);
@@ -387,7 +364,7 @@ const ClassInfo& add_class(std::unique_ptr<ClassInfo> definition) {
                           definition->describe());
 }
 
-const ClassInfo& require_class(const ClassInfo* cls, const std::type_info& type) {
+const ClassInfo& detail::require_class(const ClassInfo* cls, const std::type_info& type) {
   if (cls) return *cls;
   const std::string name = unqualified_type_name(type);
   throw RegistrationError(name + " is not registered: call torchsystem::register_class<" + name +
