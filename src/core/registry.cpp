@@ -41,9 +41,13 @@ std::vector<std::string> detail::close_names(std::string_view name,
   std::vector<std::pair<std::size_t, std::size_t>> scored;  // (distance, candidate index)
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const std::string candidate = lowercase(candidates[i]);
-    std::size_t distance = edit_distance(wanted, candidate);
     const bool prefix = !wanted.empty() && (candidate.starts_with(wanted) || wanted.starts_with(candidate));
-    if (prefix) distance = std::min<std::size_t>(distance, 1);
+    // The distance is at least the difference in length: a name sent by a client (a server's request
+    // may hold megabytes) is not compared letter by letter with names it cannot be close to.
+    const std::size_t gap = wanted.size() > candidate.size() ? wanted.size() - candidate.size()
+                                                             : candidate.size() - wanted.size();
+    if (!prefix && gap > tolerance) continue;
+    const std::size_t distance = prefix ? (wanted == candidate ? 0 : 1) : edit_distance(wanted, candidate);
     if (distance <= tolerance) scored.emplace_back(distance, i);
   }
   std::stable_sort(scored.begin(), scored.end(),

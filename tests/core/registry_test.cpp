@@ -242,6 +242,18 @@ TEST(Registry, UnknownNameSuggestsCloseNames) {
   EXPECT_TRUE(contains(error->what(), "did you mean: Foo"));
 }
 
+TEST(Registry, UnknownNameOfAMegabyteIsSuggestedOnlyWhatItStartsWith) {
+  ts::Registry<Base> registry;
+  register_reference(registry);
+  const std::string junk(1 << 20, 'q');
+  const auto unrelated = thrown<ts::UnknownNameError>([&] { registry.get(junk); });
+  ASSERT_TRUE(unrelated);
+  EXPECT_TRUE(unrelated->suggestions().empty());
+  const auto extended = thrown<ts::UnknownNameError>([&] { registry.get("Foo" + junk); });
+  ASSERT_TRUE(extended);
+  EXPECT_EQ(extended->suggestions(), std::vector<std::string>{"Foo"});
+}
+
 TEST(Registry, UnknownNameSuggestionsIgnoreCase) {
   ts::Registry<Base> registry;
   register_reference(registry);
