@@ -77,7 +77,8 @@ torch::ScalarType scalar_type_of(const std::string& datatype) {
   return torch::kLong;
 }
 
-/// The output's shape and type, from one forward on zeros when the input is known in full but for -1s.
+/// The output's shape and type, from one forward on zeros (each -1 of the input taken as 1), when the
+/// input is known and has no spatial dimensions.
 TensorSpec output_spec(LoadedModel& model) {
   TensorSpec spec{"output", "FP32", {-1}, false};
   if (!model.input.known) return spec;
@@ -91,7 +92,10 @@ TensorSpec output_spec(LoadedModel& model) {
     const torch::Tensor out = model.module.forward(probe);
     spec.datatype = datatype_of(out.scalar_type()).empty() ? "FP32" : datatype_of(out.scalar_type());
     spec.shape.assign(out.sizes().begin(), out.sizes().end());
-    if (!spec.shape.empty()) spec.shape.front() = -1;
+    // The output's leading dimensions follow the input's free ones (the batch, an Embedding's length).
+    for (std::size_t i = 0; i < spec.shape.size() && i < model.input.shape.size(); ++i) {
+      if (model.input.shape[i] < 0) spec.shape[i] = -1;
+    }
     spec.known = true;
   } catch (const std::exception&) {
     // Not derivable: the metadata says so, and inference still works.
@@ -103,7 +107,10 @@ TensorSpec output_spec(LoadedModel& model) {
 torch::nn::AnyModule rebuild(const std::filesystem::path& store, const Registry<torch::nn::Module>& models,
                              const Json& metadata) {
   const TorchCatalog& catalog = torch_catalog();
-  torch::nn::AnyModule model = models.create_as<torch::nn::AnyModule>(metadata["model"]);
+  // The plugins' registry consults the catalog for nested names only: a catalog model is built there.
+  const std::string& name = metadata["model"]["name"].get_ref<const std::string&>();
+  const Registry<torch::nn::Module>& registry = models.contains(name) ? models : catalog.modules;
+  torch::nn::AnyModule model = registry.create_as<torch::nn::AnyModule>(metadata["model"]);
   const auto criterion = catalog.losses.create_as<torch::nn::AnyModule>(metadata["criterion"]);
   const auto optimizer = catalog.optimizers.create(metadata["optimizer"], model.ptr()->parameters());
   CheckpointStore(store).load({model.ptr(), criterion.ptr(), optimizer});

@@ -294,7 +294,8 @@ struct Server::Impl {
   }
 
   /// Answers a request that could not be read whole, when the client can still hear it; never keeps
-  /// the connection, whose framing is lost.
+  /// the connection, whose framing is lost. A client past its deadline hears nothing: tcp_stream has
+  /// closed the socket.
   asio::awaitable<bool> refuse_read(beast::tcp_stream& stream, beast::error_code ec, unsigned version) {
     std::optional<Response> answer;
     if (ec == http::error::body_limit) {
@@ -305,8 +306,6 @@ struct Server::Impl {
       answer = json_error(
           431, "header_too_large",
           "the header is over the limit of " + std::to_string(options.max_header_bytes) + " bytes");
-    } else if (ec == beast::error::timeout) {
-      answer = json_error(408, "request_timeout", "the request was not received in time");
     } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
                ec != http::error::end_of_stream && ec != http::error::partial_message) {
       answer = json_error(400, "bad_request", "malformed HTTP request: " + ec.message());
