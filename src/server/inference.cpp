@@ -6,6 +6,7 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
+#include <cmath>
 #include <limits>
 
 #include "api_support.hpp"
@@ -133,7 +134,11 @@ void flatten(const Json& data, std::size_t depth, std::vector<T>& out, const std
   if constexpr (std::is_floating_point_v<T>) {
     if (!data.is_number())
       bad_input(input, "\"data\" holds " + std::string(data.type_name()) + ", not a number");
-    out.push_back(data.get<T>());
+    const double value = data.get<double>();
+    // A finite double beyond the type's range has no value there (and converting it is undefined).
+    if (std::isfinite(value) && std::abs(value) > static_cast<double>(std::numeric_limits<T>::max()))
+      bad_input(input, "\"data\" holds a value beyond the datatype's range");
+    out.push_back(static_cast<T>(value));
   } else {
     if (!data.is_number_integer()) bad_input(input, "\"data\" holds a value that is not an integer");
     if (data.is_number_unsigned() &&

@@ -133,6 +133,17 @@ inline std::string format_request(std::string_view method, std::string_view targ
   return text + "\r\n" + std::string(body);
 }
 
+/// An answer the tests got through request(), kept to be checked against the OpenAPI document.
+struct Exchange {
+  std::string method;
+  std::string target;
+  Response response;
+};
+inline std::vector<Exchange>& exchanges() {
+  static std::vector<Exchange> all;
+  return all;
+}
+
 /// One request on a new connection; throws when no response comes.
 inline Response request(std::uint16_t port, std::string_view method, std::string_view target,
                         std::string_view body = {},
@@ -142,6 +153,7 @@ inline Response request(std::uint16_t port, std::string_view method, std::string
   auto response = connection.read();
   if (!response)
     throw std::runtime_error("no response to " + std::string(method) + " " + std::string(target));
+  exchanges().push_back({std::string(method), std::string(target), *response});
   return *response;
 }
 

@@ -17,6 +17,7 @@
 
 #include "cli_runner.hpp"
 #include "http_client.hpp"
+#include "openapi_check.hpp"
 #include "server_fixture.hpp"
 #include "temp_dir.hpp"
 #include "torchsystem/json.hpp"
@@ -353,6 +354,7 @@ TEST_F(Server, MalformedTensorsAre400sNamingTheInput) {
       {infer_body(Json::parse(R"([1, "2", 3, 4])"), {1, 4}), "invalid_tensor"},
       {infer_body(Json::parse("[1, true, 3, 4]"), {1, 4}), "invalid_tensor"},
       {infer_body(Json::parse("[1, null, 3, 4]"), {1, 4}), "invalid_tensor"},
+      {infer_body(Json::parse("[1, 1e300, 3, 4]"), {1, 4}), "invalid_tensor"},  // beyond FP32
       {infer_body(four, {-1, 4}), "invalid_tensor"},
       {infer_body(four, {1, 4.5}), "invalid_tensor"},
       {infer_body(four, Json::parse("[4294967296, 4294967296]")), "invalid_tensor"},
@@ -638,6 +640,30 @@ TEST_F(Server, OpenApiDocumentListsExactlyTheServersRoutes) {
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : running.routes()) served.emplace(route.method, route.pattern);
   EXPECT_EQ(documented, served);
+}
+
+TEST_F(Server, EveryAnswerTheTestsGotFitsTheOpenApiDocument) {
+  // Runs after the tests above (GoogleTest keeps a file's order): it checks every answer they recorded.
+  server_test::TestServer running(store());
+  const Json document = json_of(request(running.port(), "GET", "/openapi.json"));
+  ASSERT_GT(test_http::exchanges().size(), 100u) << "run with the whole suite";
+  std::set<std::string> checked;
+  for (const auto& exchange : test_http::exchanges()) {
+    const auto& response = exchange.response;
+    const std::string error =
+        openapi_check::check(document, exchange.method, exchange.target, response.status,
+                             response.header("content-type"), response.body);
+    EXPECT_EQ(error, "") << exchange.method << " " << exchange.target;
+    checked.insert(exchange.method + " " + std::to_string(response.status));
+  }
+  // The check itself must be able to fail.
+  EXPECT_NE(
+      openapi_check::check(document, "GET", "/v2/health/live", 200, "application/json", R"({"live": 1})"),
+      "");
+  EXPECT_NE(
+      openapi_check::check(document, "GET", "/v1/checkpoints", 200, "application/json", R"({"total": 1})"),
+      "");
+  EXPECT_NE(openapi_check::check(document, "GET", "/v1/checkpoints", 200, "text/plain", "x"), "");
 }
 
 TEST_F(Server, ThePageIsServedFromTheProgram) {
