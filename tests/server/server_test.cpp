@@ -500,6 +500,84 @@ TEST_F(Server, IdleConnectionsMakeRoomAtTheCapBusyOnesDoNot) {
   EXPECT_EQ(finished->status, 200u);
 }
 
+TEST_F(Server, IdleKeepAliveConnectionsCloseAtTheirDeadline) {
+  server::ServerOptions options;
+  options.idle_timeout = 300ms;
+  server_test::TestServer running(store(), options);
+  Connection kept(running.port());
+  kept.send(format_request("GET", "/v2/health/live"));
+  ASSERT_TRUE(kept.read());
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(kept.closed_within(2s));
+  EXPECT_GT(std::chrono::steady_clock::now() - started, 200ms);
+}
+
+TEST_F(Server, PipelinedRequestsAndExpectContinue) {
+  server_test::TestServer running(store());
+  Connection pipelined(running.port());
+  pipelined.send(format_request("GET", "/v2/health/live") +
+                 format_request("POST", "/v1/identity", R"({"name": "A"})") +
+                 format_request("GET", "/v2/health/ready"));
+  const auto first = pipelined.read();
+  const auto second = pipelined.read();
+  const auto third = pipelined.read();
+  ASSERT_TRUE(first && second && third);
+  EXPECT_EQ(json_of(*first)["live"], true);
+  EXPECT_EQ(json_of(*second)["name"], "A");
+  EXPECT_EQ(json_of(*third)["ready"], true);
+
+  // curl's way with bodies over 1 KiB: the header alone, then the body once the server says continue.
+  Connection expecting(running.port());
+  const std::string body = R"({"name": "Model", "arguments": {"x": 1, "y": 2.0, "z": "3"}})";
+  expecting.send("POST /v1/identity HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n");
+  const auto proceed = expecting.read();
+  ASSERT_TRUE(proceed);
+  EXPECT_EQ(proceed->status, 100u);
+  expecting.send(body);
+  const auto answer = expecting.read();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(json_of(*answer)["hash"], "b12461be073bff9f5847f3f423767aa2");
+}
+
+TEST_F(Server, ConcurrentClientsGetTheirOwnAnswers) {
+  server_test::TestServer running(store());
+  const std::string mlp_body = infer_body(Json(stored().mlp_input), {2, 4});
+  const std::string embedding_target = "/v2/models/Embedding/versions/" + stored().embedding_hash + "/infer";
+  const std::string embedding_body = infer_body(Json(stored().embedding_input), {2, 2}, "INT64");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> clients;
+  for (int client = 0; client < 8; ++client) {
+    clients.emplace_back([&, client] {
+      Connection connection(running.port());  // keep-alive: 30 requests on one connection
+      for (int i = 0; i < 30; ++i) {
+        const int kind = (client + i) % 3;
+        if (kind == 0) connection.send(format_request("POST", mlp() + "/infer", mlp_body));
+        if (kind == 1) connection.send(format_request("POST", embedding_target, embedding_body));
+        if (kind == 2)
+          connection.send(
+              format_request("POST", "/v1/identity", R"({"name": "C)" + std::to_string(i) + "\"}"));
+        const auto response = connection.read();
+        if (!response || response->status != 200) {
+          ++wrong;
+          continue;
+        }
+        const Json answer = Json::parse(response->body);
+        std::vector<float> values;
+        if (kind < 2) {
+          for (const Json& value : answer["outputs"][0]["data"]) values.push_back(value.get<float>());
+        }
+        if ((kind == 0 && values != stored().mlp_expected) ||
+            (kind == 1 && values != stored().embedding_expected) ||
+            (kind == 2 && answer["name"] != "C" + std::to_string(i)))
+          ++wrong;
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(wrong, 0);
+}
+
 TEST_F(Server, ClientsThatLeaveMidRequestCostNothing) {
   server_test::TestServer running(store());
   for (int i = 0; i < 20; ++i) {
