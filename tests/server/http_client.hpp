@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -143,6 +144,10 @@ inline std::vector<Exchange>& exchanges() {
   static std::vector<Exchange> all;
   return all;
 }
+inline std::mutex& exchanges_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
 
 /// One request on a new connection; throws when no response comes.
 inline Response request(std::uint16_t port, std::string_view method, std::string_view target,
@@ -153,6 +158,7 @@ inline Response request(std::uint16_t port, std::string_view method, std::string
   auto response = connection.read();
   if (!response)
     throw std::runtime_error("no response to " + std::string(method) + " " + std::string(target));
+  const std::lock_guard lock(exchanges_mutex());  // clients may run on several threads
   exchanges().push_back({std::string(method), std::string(target), *response});
   return *response;
 }
