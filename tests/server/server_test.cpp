@@ -750,6 +750,8 @@ TEST_F(Server, ThePageIsServedFromTheProgram) {
   const auto page = request(running.port(), "GET", "/");
   ASSERT_EQ(page.status, 200u);
   EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page.header("content-security-policy").substr(0, 19), "default-src 'self';");
+  EXPECT_EQ(page.header("x-content-type-options"), "nosniff");
   EXPECT_NE(page.body.find("<script src=\"/app.js\""), std::string::npos);
   EXPECT_EQ(page.body.find("http://"), std::string::npos);  // nothing from elsewhere
   EXPECT_EQ(page.body.find("https://"), std::string::npos);
