@@ -647,6 +647,10 @@ TEST_F(Server, AFullQueueAnswers503WithRetryAfter) {
   expect_error(busy, 503, "overloaded");
   EXPECT_EQ(busy.header("retry-after"), "1");
   EXPECT_EQ(request(running.port(), "GET", "/v2/health/live").status, 200u);  // the I/O thread is free
+  // A quick route with a large body goes through the queue too, so a full queue refuses it.
+  const std::string large = R"({"name": "A", "arguments": {"s": ")" + std::string(70000, 'x') + "\"}}";
+  expect_error(request(running.port(), "POST", "/v1/identity", large), 503, "overloaded");
+  EXPECT_EQ(request(running.port(), "POST", "/v1/identity", R"({"name": "A"})").status, 200u);
   {
     const std::lock_guard lock(mutex);
     release = true;

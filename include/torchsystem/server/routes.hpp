@@ -47,8 +47,9 @@ Response json_error(unsigned status, std::string_view code, std::string_view mes
 /// A 200 (or `status`) response with a JSON body already serialized.
 Response json_response(std::string body, unsigned status = 200);
 
-/// Where a handler runs: on the I/O thread (it must be quick and never block), or on the worker pool
-/// behind the bounded queue (anything that reads files, builds models or runs them).
+/// Where a handler runs: on the I/O thread (it must be quick and never block; a request whose body is over
+/// 64 KiB runs on the workers all the same), or on the worker pool behind the bounded queue (anything that
+/// reads files, builds models or runs them).
 enum class Execution { io, worker };
 /// Whether a route needs the bearer token when the server has one: health checks and the web page's
 /// static files do not (they hold no data); everything else does.
