@@ -7,7 +7,7 @@ namespace torchsystem::server {
 namespace {
 
 /// A label value in the exposition format: backslash, quote and line feed escaped.
-std::string label(const std::string& value) {
+std::string label(std::string_view value) {
   std::string out;
   for (const char c : value) {
     if (c == '\\' || c == '"') out += '\\';
@@ -28,7 +28,7 @@ std::string number(double value) {
 
 }  // namespace
 
-void Metrics::record(const std::string& route, const std::string& method, unsigned status,
+void Metrics::record(std::string_view route, std::string_view method, unsigned status,
                      std::chrono::steady_clock::duration latency) {
   const double seconds = std::chrono::duration<double>(latency).count();
   const std::lock_guard lock(mutex_);

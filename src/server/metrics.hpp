@@ -8,14 +8,17 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 namespace torchsystem::server {
 
 class Metrics {
  public:
-  /// Counts one answered request. `route` is its template ("unmatched" when none matched).
-  void record(const std::string& route, const std::string& method, unsigned status,
+  /// Counts one answered request. `route` and `method` are its route's template and method, or
+  /// "unmatched" and "" when none matched: a client's own method or path never becomes a label, so
+  /// clients cannot grow the series without bound. Both must outlive the Metrics (the router's strings).
+  void record(std::string_view route, std::string_view method, unsigned status,
               std::chrono::steady_clock::duration latency);
   /// The Prometheus text exposition of everything recorded, plus connection gauges.
   std::string render(std::size_t open_connections, std::size_t queued_jobs) const;
@@ -30,8 +33,9 @@ class Metrics {
     double sum = 0;
   };
   mutable std::mutex mutex_;
-  std::map<std::tuple<std::string, std::string, unsigned>, std::uint64_t> requests_;
-  std::map<std::string, Histogram> latency_;
+  // Keyed by views of the router's strings: recording allocates nothing after a series' first request.
+  std::map<std::tuple<std::string_view, std::string_view, unsigned>, std::uint64_t> requests_;
+  std::map<std::string_view, Histogram> latency_;
 };
 
 }  // namespace torchsystem::server

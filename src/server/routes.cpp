@@ -94,6 +94,8 @@ Response json_response(std::string body, unsigned status) {
 }
 
 void Router::add(Route route) {
+  const auto parts = split_path(route.pattern);
+  segments_.emplace_back(parts.begin(), parts.end());
   routes_.push_back(std::move(route));
 }
 
@@ -110,8 +112,9 @@ Match Router::match(std::string_view method, std::string_view path) const {
     }
     decoded.push_back(std::move(*value));
   }
-  for (const Route& route : routes_) {
-    const auto pattern = split_path(route.pattern);
+  for (std::size_t index = 0; index < routes_.size(); ++index) {
+    const Route& route = routes_[index];
+    const auto& pattern = segments_[index];
     if (pattern.size() != decoded.size()) continue;
     std::map<std::string, std::string> params;
     bool matched = true;

@@ -255,7 +255,7 @@ struct Server::Impl {
     if (early) {
       const bool body_pending = !parser.is_done();
       co_await write(stream, *early, header.version(), header.keep_alive() && !body_pending && !stopping);
-      record(match, request.method, early->status, started);
+      record(match, early->status, started);
       if (body_pending) co_await drain(stream);
       co_return header.keep_alive() && !body_pending;
     }
@@ -274,9 +274,10 @@ struct Server::Impl {
     request.body = std::move(parser.get().body());
     request.params = std::move(match.params);
 
-    const Response response = co_await dispatch(*match.route, request);
-    record(match, request.method, response.status, started);
-    co_return co_await write(stream, response, version, keep_alive && !stopping) && keep_alive && !stopping;
+    Response response = co_await dispatch(*match.route, request);
+    record(match, response.status, started);
+    co_return co_await write(stream, std::move(response), version, keep_alive && !stopping) && keep_alive &&
+        !stopping;
   }
 
   /// The answer a request gets before its body is read: a bad path, no route, no token.
@@ -321,7 +322,7 @@ struct Server::Impl {
       answer = json_error(400, "bad_request", "malformed HTTP request: " + ec.message());
     }
     if (!answer) co_return false;  // the client left: nobody to answer
-    record(Match{}, "", answer->status, Clock::now());
+    record(Match{}, answer->status, Clock::now());
     co_await write(stream, *answer, version, false);
     co_await drain(stream);
     co_return false;
@@ -372,12 +373,17 @@ struct Server::Impl {
     }
   }
 
-  void record(const Match& match, const std::string& method, unsigned status, Clock::time_point started) {
-    metrics.record(match.route ? match.route->pattern : "unmatched", method, status, Clock::now() - started);
+  void record(const Match& match, unsigned status, Clock::time_point started) {
+    const auto latency = Clock::now() - started;
+    if (match.route) {
+      metrics.record(match.route->pattern, match.route->method, status, latency);
+    } else {
+      metrics.record("unmatched", "", status, latency);
+    }
   }
 
   /// Writes `response`; returns false when the client could not take it.
-  asio::awaitable<bool> write(beast::tcp_stream& stream, const Response& response, unsigned version,
+  asio::awaitable<bool> write(beast::tcp_stream& stream, Response response, unsigned version,
                               bool keep_alive) {
     stream.expires_after(options.write_timeout);
     beast::error_code ec;
@@ -395,7 +401,7 @@ struct Server::Impl {
     }
     http::response<http::string_body> message{static_cast<http::status>(response.status), version};
     fill_header(message, response, keep_alive);
-    message.body() = response.body;
+    message.body() = std::move(response.body);
     message.prepare_payload();
     co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
     co_return !ec;

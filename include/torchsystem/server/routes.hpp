@@ -83,6 +83,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> segments_;  // each route's pattern, split once
 };
 
 /// Decodes %XX escapes; nullopt for a malformed escape. '+' stays '+' (it is a space only in forms).
