@@ -63,7 +63,7 @@ std::string Metrics::render(std::size_t open_connections, std::size_t queued_job
       cumulative += histogram.buckets[i];
       out += prefix + "\",le=\"" + number(bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
     }
-    out += prefix + "\",le=\"+Inf\"} " + std::to_string(histogram.count) + "\n";
+    out += prefix + R"(",le="+Inf"} )" + std::to_string(histogram.count) + "\n";
     out += "torchsystem_http_request_duration_seconds_sum{route=\"" + label(route) + "\"} " +
            number(histogram.sum) + "\n";
     out += "torchsystem_http_request_duration_seconds_count{route=\"" + label(route) + "\"} " +

@@ -61,7 +61,7 @@ constexpr std::string_view content_security_policy =
     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
 
 /// The largest body an Execution::io route handles on the I/O thread; larger ones go to the workers.
-constexpr std::size_t max_io_body = 64 * 1024;
+constexpr std::size_t max_io_body = std::size_t{64} * 1024;
 
 bool same_token(std::string_view given, std::string_view expected) {
   if (expected.empty()) return false;
