@@ -725,30 +725,6 @@ TEST_F(Server, OpenApiDocumentListsExactlyTheServersRoutes) {
   EXPECT_EQ(documented, served);
 }
 
-TEST_F(Server, EveryAnswerTheTestsGotFitsTheOpenApiDocument) {
-  // Runs after the tests above (GoogleTest keeps a file's order): it checks every answer they recorded.
-  server_test::TestServer running(store());
-  const Json document = json_of(request(running.port(), "GET", "/openapi.json"));
-  ASSERT_GT(test_http::exchanges().size(), 100u) << "run with the whole suite";
-  std::set<std::string> checked;
-  for (const auto& exchange : test_http::exchanges()) {
-    const auto& response = exchange.response;
-    const std::string error =
-        openapi_check::check(document, exchange.method, exchange.target, response.status,
-                             response.header("content-type"), response.body);
-    EXPECT_EQ(error, "") << exchange.method << " " << exchange.target;
-    checked.insert(exchange.method + " " + std::to_string(response.status));
-  }
-  // The check itself must be able to fail.
-  EXPECT_NE(
-      openapi_check::check(document, "GET", "/v2/health/live", 200, "application/json", R"({"live": 1})"),
-      "");
-  EXPECT_NE(
-      openapi_check::check(document, "GET", "/v1/checkpoints", 200, "application/json", R"({"total": 1})"),
-      "");
-  EXPECT_NE(openapi_check::check(document, "GET", "/v1/checkpoints", 200, "text/plain", "x"), "");
-}
-
 TEST_F(Server, ThePageIsServedFromTheProgram) {
   server_test::TestServer running(store());
   const auto page = request(running.port(), "GET", "/");
@@ -795,6 +771,14 @@ TEST_F(Server, TheCommandServesAndStopsOnSigterm) {
   const auto port = static_cast<std::uint16_t>(std::stoi(printed.substr(prefix.size())));
   EXPECT_EQ(request(port, "GET", "/v2/health/live").status, 200u);
   EXPECT_EQ(json_of(request(port, "GET", "/v1/checkpoints"))["total"], 2);
+  // Started without --plugin seed: the seed's MLP is no type it knows, so its checkpoint cannot be served.
+  const auto unavailable =
+      request(port, "POST", mlp() + "/infer", infer_body(Json::parse("[1, 2, 3, 4]"), {1, 4}));
+  expect_error(unavailable, 409, "model_unavailable");
+  EXPECT_NE(json_of(unavailable)["error"].get<std::string>().find("--plugin"), std::string::npos);
+  EXPECT_EQ(
+      request(port, "GET", "/v2/models/Embedding/versions/" + stored().embedding_hash + "/ready").status,
+      200u);
   ::kill(child, SIGTERM);
   int status = 0;
   for (int i = 0; i < 100 && ::waitpid(child, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(50ms);
@@ -812,6 +796,32 @@ TEST_F(Server, TheCommandServesAndStopsOnSigterm) {
   }
   ::close(output[0]);
   EXPECT_NE(printed.find("stopped\n"), std::string::npos) << printed;
+}
+
+// ---- the document against every answer -------------------------------------------------------------
+
+TEST_F(Server, EveryAnswerTheTestsGotFitsTheOpenApiDocument) {
+  // The last test of the file (GoogleTest keeps a file's order): it checks every answer the others got.
+  server_test::TestServer running(store());
+  const Json document = json_of(request(running.port(), "GET", "/openapi.json"));
+  ASSERT_GT(test_http::exchanges().size(), 100u) << "run with the whole suite";
+  std::set<std::string> checked;
+  for (const auto& exchange : test_http::exchanges()) {
+    const auto& response = exchange.response;
+    const std::string error =
+        openapi_check::check(document, exchange.method, exchange.target, response.status,
+                             response.header("content-type"), response.body);
+    EXPECT_EQ(error, "") << exchange.method << " " << exchange.target;
+    checked.insert(exchange.method + " " + std::to_string(response.status));
+  }
+  // The check itself must be able to fail.
+  EXPECT_NE(
+      openapi_check::check(document, "GET", "/v2/health/live", 200, "application/json", R"({"live": 1})"),
+      "");
+  EXPECT_NE(
+      openapi_check::check(document, "GET", "/v1/checkpoints", 200, "application/json", R"({"total": 1})"),
+      "");
+  EXPECT_NE(openapi_check::check(document, "GET", "/v1/checkpoints", 200, "text/plain", "x"), "");
 }
 
 }  // namespace
