@@ -137,6 +137,23 @@ TEST_F(ServerCli, IdentityIsWhatTorchsystemHashComputes) {
       "422b735afaea4d9a688f99fbfa3c6de9");
 }
 
+TEST_F(ServerCli, TheCommandLineIsChecked) {
+  // Each run loads LibTorch (about half a second): a few cases only.
+  const auto help = run({"serve", "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--max-body BYTES"), std::string::npos);
+  for (const std::vector<std::string>& arguments :
+       {std::vector<std::string>{"serve"},
+        {"serve", "--store", dir_.string(), "--port", "70000"},
+        {"serve", "--store", dir_.string(), "--workers", "two"}}) {
+    const auto outcome = run(arguments);
+    EXPECT_EQ(outcome.status, 2) << arguments.back() << ": " << outcome.err;
+  }
+  const auto missing = run({"serve", "--store", (dir_ / "none").string(), "--port", "0"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("not a directory"), std::string::npos) << missing.err;
+}
+
 TEST_F(Server, IdentityRefusesMalformedJsonAndWrongTypes) {
   server_test::TestServer running(store());
   expect_error(request(running.port(), "POST", "/v1/identity", R"({"name": )"), 400, "invalid_json");
