@@ -80,6 +80,9 @@ async function showIdentity() {
 
 // ---- checkpoints -------------------------------------------------------------------------------------
 
+/// `text` cut to `length` characters with an ellipsis; the whole text stays in the cell's title.
+const shortened = (text, length) => (text.length > length ? text.slice(0, length - 1) + "…" : text);
+
 async function loadCheckpoints() {
   const all = [];
   let page;
@@ -100,7 +103,7 @@ async function loadCheckpoints() {
       element("td", { textContent: checkpoint.epoch }),
       element("td", { textContent: checkpoint.size.toLocaleString("en") }),
       element("td", { textContent: checkpoint.modified }),
-      element("td", { textContent: JSON.stringify(checkpoint.arguments) }),
+      element("td", { textContent: shortened(JSON.stringify(checkpoint.arguments), 40), title: JSON.stringify(checkpoint.arguments) }),
       element("td", {}, [download]),
     ]);
     row.dataset.identity = identity;
