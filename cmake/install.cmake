@@ -30,7 +30,8 @@ endforeach()
 # beside the one header that includes the whole layer.
 install(DIRECTORY include/torchsystem DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp"
-        PATTERN "torch" EXCLUDE PATTERN "training" EXCLUDE PATTERN "torch.hpp" EXCLUDE PATTERN "training.hpp" EXCLUDE)
+        PATTERN "torch" EXCLUDE PATTERN "training" EXCLUDE PATTERN "torch.hpp" EXCLUDE PATTERN "training.hpp" EXCLUDE
+        PATTERN "server" EXCLUDE)  # the server library is internal to the program (static), so are its headers
 if(TORCHSYSTEM_BUILD_TORCH)
   foreach(layer torch training)
     install(DIRECTORY include/torchsystem/${layer} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/torchsystem)

@@ -29,9 +29,9 @@ std::string program_usage(std::span<const Command> commands) {
   }
   usage +=
       "\n"
-      "Run 'torchsystem <command> --help' for the usage of a command. train, list, signature and\n"
-      "create take --plugin PATH (repeatable) to load a user's models; TORCHSYSTEM_PLUGINS, a\n"
-      "colon-separated list, loads plugins for every command (docs/install.md).\n"
+      "Run 'torchsystem <command> --help' for the usage of a command. train, list, signature,\n"
+      "create and serve take --plugin PATH (repeatable) to load a user's models; TORCHSYSTEM_PLUGINS,\n"
+      "a colon-separated list, loads plugins for every command (docs/install.md).\n"
       "Exit status: 0 on success, 1 when the input data is bad, 2 when the command line is wrong.\n";
   return usage;
 }

@@ -45,6 +45,8 @@ inline constexpr Command create_summary{
     "create", "build an object from a JSON configuration and print its identity", nullptr};
 inline constexpr Command checkpoints_summary{"checkpoints", "list the checkpoints of a store directory",
                                              nullptr};
+inline constexpr Command serve_summary{
+    "serve", "serve the registry, checkpoints and inference over HTTP (docs/server.md)", nullptr};
 
 /// `summary` with its function set.
 constexpr Command with_function(Command summary, CommandFunction run) {
@@ -58,6 +60,7 @@ int list_command(std::span<const std::string_view> arguments);
 int signature_command(std::span<const std::string_view> arguments);
 int create_command(std::span<const std::string_view> arguments);
 int checkpoints_command(std::span<const std::string_view> arguments);
+int serve_command(std::span<const std::string_view> arguments);
 
 /// An input named on the command line: a file, or standard input for "-" (or an empty path).
 struct InputFile {

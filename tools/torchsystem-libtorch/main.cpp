@@ -1,5 +1,5 @@
 // `torchsystem-libtorch`: the commands of the `torchsystem` program that need LibTorch (train, list,
-// signature, create, checkpoints), with plugins. `torchsystem` executes it in its own place for those
+// signature, create, checkpoints, serve), with plugins. `torchsystem` executes it in its own place for those
 // commands, from libexec/torchsystem/; it can also be run directly.
 #include <cstdio>
 #include <exception>
@@ -18,6 +18,7 @@ constexpr Command commands[] = {
     with_function(signature_summary, signature_command),
     with_function(create_summary, create_command),
     with_function(checkpoints_summary, checkpoints_command),
+    with_function(serve_summary, serve_command),
 };
 
 int run(int argc, char** argv) {

@@ -57,6 +57,7 @@ constexpr Command commands[] = {
     with_function(signature_summary, in_companion<signature_summary>),
     with_function(create_summary, in_companion<create_summary>),
     with_function(checkpoints_summary, in_companion<checkpoints_summary>),
+    with_function(serve_summary, in_companion<serve_summary>),
 };
 
 }  // namespace

@@ -1,0 +1,400 @@
+// The API's routes: registry, identity, builds, checkpoints and OIP inference (see api.hpp).
+#include "torchsystem/server/api.hpp"
+
+#include <torch/optim/optimizer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <limits>
+#include <system_error>
+
+#include "api_support.hpp"
+#include "inference.hpp"
+#include "torchsystem/identity.hpp"
+#include "torchsystem/json_reader.hpp"
+#include "torchsystem/torch/catalog.hpp"
+#include "torchsystem/torch/module.hpp"
+#include "torchsystem/training/checkpoint_store.hpp"
+
+namespace torchsystem::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+Response answer(const Json& body, unsigned status = 200) {
+  return json_response(body.dump(-1, ' ', false, Json::error_handler_t::replace), status);
+}
+
+/// Runs a handler, turning the library's exceptions into their HTTP answers.
+template <class F>
+Response guarded(F&& handler) {
+  try {
+    return handler();
+  } catch (const ApiError& e) {
+    Json body = {{"error", e.what()}, {"code", e.code()}};
+    for (const auto& [key, value] : e.extra().items()) body[key] = value;
+    return answer(body, e.status());
+  } catch (const JsonError& e) {
+    return answer({{"error", e.what()}, {"code", "invalid_json"}}, 400);
+  } catch (const UnknownNameError& e) {
+    return answer(
+        {{"error", e.what()}, {"code", "unknown_name"}, {"name", e.name()}, {"suggestions", e.suggestions()}},
+        404);
+  } catch (const ArgumentError& e) {
+    return answer(
+        {{"error", e.what()}, {"code", "invalid_argument"}, {"path", e.path()}, {"reason", e.reason()}}, 400);
+  } catch (const IdentityError& e) {
+    return answer({{"error", e.what()}, {"code", "invalid_argument"}}, 400);
+  }
+}
+
+/// The body as a JSON object; 400 otherwise.
+Json body_object(const Request& request) {
+  Json body = parse_json(request.body);
+  if (!body.is_object()) throw ApiError(400, "invalid_request", "the body must be a JSON object");
+  return body;
+}
+
+/// {"name": NAME, "arguments": {...}} with `arguments` optional: the pair an identity is made of.
+std::pair<std::string, Json> name_and_arguments(const Json& body) {
+  if (!body.contains("name") || !body["name"].is_string())
+    throw ApiError(400, "invalid_argument", "\"name\" must be a string", {{"path", "name"}});
+  Json arguments = body.contains("arguments") ? body["arguments"] : Json::object();
+  if (!arguments.is_object())
+    throw ApiError(400, "invalid_argument", "\"arguments\" must be an object", {{"path", "arguments"}});
+  return {body["name"].get<std::string>(), std::move(arguments)};
+}
+
+/// ISO 8601 in UTC, to the second.
+std::string iso_utc(fs::file_time_type time) {
+  const auto system = std::chrono::file_clock::to_sys(time);
+  const std::time_t seconds =
+      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(system));
+  std::tm parts{};
+  if (::gmtime_r(&seconds, &parts) == nullptr) return "?";
+  char text[32];
+  return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts));
+}
+
+Json checkpoint_json(const CheckpointInfo& checkpoint) {
+  const Json& metadata = checkpoint.metadata;
+  const Json& extra = metadata.contains("extra") ? metadata["extra"] : Json();
+  return {{"name", checkpoint.name},
+          {"hash", checkpoint.hash},
+          {"epoch", checkpoint.epoch},
+          {"arguments", metadata["model"]["arguments"]},
+          {"criterion", metadata.contains("criterion") ? metadata["criterion"] : Json()},
+          {"optimizer", metadata.contains("optimizer") ? metadata["optimizer"] : Json()},
+          {"history", extra.is_object() && extra.contains("history") ? extra["history"] : Json::array()},
+          {"size", checkpoint.size},
+          {"modified", iso_utc(checkpoint.modified)}};
+}
+
+/// A query parameter as a count from 0 to `max`, or `fallback` when absent.
+std::size_t count_parameter(const Request& request, std::string_view key, std::size_t fallback,
+                            std::size_t max) {
+  const auto text = request.query_value(key);
+  if (!text) return fallback;
+  std::size_t value = 0;
+  bool valid = !text->empty() && text->size() <= 9;
+  for (const char c : *text) {
+    valid = valid && c >= '0' && c <= '9';
+    if (valid) value = value * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (!valid || value > max)
+    throw ApiError(400, "invalid_argument",
+                   std::string(key) + " must be an integer from 0 to " + std::to_string(max),
+                   {{"path", key}});
+  return value;
+}
+
+/// Levenshtein distance, for suggestions; names are short.
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// The registered names within a few edits of `name`, closest first, at most five.
+std::vector<std::string> suggestions(const std::string& name, const std::vector<std::string>& all) {
+  if (name.size() > 256) return {};
+  std::vector<std::pair<std::size_t, std::string>> close;
+  for (const auto& candidate : all) {
+    const std::size_t d = distance(name, candidate);
+    if (d <= std::max<std::size_t>(2, name.size() / 3)) close.emplace_back(d, candidate);
+  }
+  std::stable_sort(close.begin(), close.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < close.size() && i < 5; ++i) names.push_back(close[i].second);
+  return names;
+}
+
+/// The product of every integer in `value`, saturated at `limit` + 1.
+std::int64_t integer_product(const Json& value, std::int64_t limit) {
+  std::int64_t product = 1;
+  const auto multiply = [&](std::int64_t factor) {
+    factor = factor < 0 ? -factor : factor;
+    if (factor > 1) product = product > limit / factor ? limit + 1 : product * factor;
+  };
+  if (value.is_number_integer()) {
+    // The strict reader stores non-negative integers as unsigned; those beyond int64 saturate.
+    multiply(value.is_number_unsigned()
+                 ? static_cast<std::int64_t>(std::min<std::uint64_t>(
+                       value.get<std::uint64_t>(), std::numeric_limits<std::int64_t>::max()))
+                 : value.get<std::int64_t>());
+  } else if (value.is_structured()) {
+    for (const Json& item : value) multiply(integer_product(item, limit));
+  }
+  return product;
+}
+
+}  // namespace
+
+std::filesystem::path resolve_checkpoint(const fs::path& store, const std::string& name,
+                                         const std::string& hash) {
+  const bool hex = hash.size() == 32 && hash.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!hex)
+    throw ApiError(400, "invalid_key", "a hash is 32 lowercase hexadecimal digits", {{"path", "hash"}});
+  fs::path path;
+  try {
+    path = CheckpointStore(store).path_for(name, hash);
+  } catch (const CheckpointError&) {
+    throw ApiError(400, "invalid_key", "a name is ASCII letters, digits, '_', '-' and '.'",
+                   {{"path", "name"}});
+  }
+  std::error_code error;
+  if (!fs::exists(fs::symlink_status(path, error))) path.replace_extension(".pt");  // the former format
+  const auto status = fs::symlink_status(path, error);
+  if (!fs::exists(status))
+    throw ApiError(404, "not_found", "no checkpoint " + name + "-" + hash + " in the store");
+  // Belt and braces after the name check: a regular file whose directory is the store itself.
+  const fs::path directory = fs::weakly_canonical(store, error);
+  if (!fs::is_regular_file(status) || fs::weakly_canonical(path, error).parent_path() != directory)
+    throw ApiError(403, "forbidden",
+                   "the checkpoint " + name + "-" + hash + " is not a regular file of the store");
+  return path;
+}
+
+std::vector<TypeGroup> default_groups(const Registry<torch::nn::Module>& plugin_models) {
+  const TorchCatalog& catalog = torch_catalog();
+  std::vector<TypeGroup> groups;
+  if (plugin_models.size() > 0) groups.push_back({"module", &plugin_models});
+  groups.push_back({"module", &catalog.modules});
+  groups.push_back({"loss", &catalog.losses});
+  groups.push_back({"optimizer", &catalog.optimizers});
+  return groups;
+}
+
+struct Api::Impl {
+  ApiOptions options;
+  ModelCache models;
+
+  explicit Impl(ApiOptions given)
+      : options(std::move(given)), models(options.store, *options.models, options.max_models) {}
+
+  // ---- registry ----
+
+  /// The group holding `name`, first match in lookup order; 404 with close names otherwise.
+  const TypeGroup& require_group(const std::string& name) const {
+    for (const TypeGroup& group : options.groups) {
+      if (group.registry->contains(name)) return group;
+    }
+    std::vector<std::string> all;
+    for (const TypeGroup& group : options.groups) {
+      for (auto& key : group.registry->keys()) all.push_back(std::move(key));
+    }
+    throw UnknownNameError(name, suggestions(name, all), "the registry");
+  }
+
+  Json type_json(const TypeGroup& group, const std::string& name) const {
+    return {{"name", name},
+            {"kind", group.kind},
+            {"signature", group.registry->signature(name)},
+            {"text", group.registry->info(name).describe()}};
+  }
+
+  Response types() const {
+    Json list = Json::array();
+    for (const TypeGroup& group : options.groups) {
+      for (const auto& name : group.registry->keys()) {
+        // A plugin's name shadows a catalog module's: list each name once, as lookups find it.
+        if (&require_group(name) == &group) list.push_back(type_json(group, name));
+      }
+    }
+    return answer({{"types", std::move(list)}});
+  }
+
+  Response type(const Request& request) const {
+    const std::string& name = request.params.at("name");
+    return answer(type_json(require_group(name), name));
+  }
+
+  static Response identity(const Request& request) {
+    const auto [name, arguments] = name_and_arguments(body_object(request));
+    const std::string text = identity_text(name, arguments);
+    return answer({{"name", name}, {"arguments", arguments}, {"hash", md5_hex(text)}, {"text", text}});
+  }
+
+  Response build(const Request& request) const {
+    const Json body = body_object(request);
+    const auto [name, arguments] = name_and_arguments(body);
+    const TypeGroup* found = nullptr;
+    try {
+      found = &require_group(name);
+    } catch (const UnknownNameError& e) {
+      // In a configuration an unknown name is a fault of the request, as any other argument.
+      throw ApiError(400, "unknown_name", e.what(), {{"path", "name"}, {"suggestions", e.suggestions()}});
+    }
+    const TypeGroup& group = *found;
+    if (integer_product(arguments, options.max_build_elements) > options.max_build_elements)
+      throw ApiError(400, "too_large",
+                     "the integer arguments multiply beyond " + std::to_string(options.max_build_elements) +
+                         ", this server's bound on a build's size");
+    const Json config = {{"name", name}, {"arguments", arguments}};
+    if (group.kind == "optimizer") {
+      const auto& optimizers = static_cast<const Registry<torch::optim::Optimizer>&>(*group.registry);
+      const auto optimizer = optimizers.create(config, std::vector<torch::Tensor>{});
+      return answer({{"name", getname(optimizer)},
+                     {"hash", gethash(optimizer)},
+                     {"arguments", getarguments(optimizer)},
+                     {"kind", group.kind}});
+    }
+    const auto& modules = static_cast<const Registry<torch::nn::Module>&>(*group.registry);
+    const auto module = modules.create(config);
+    return answer({{"name", getname(module)},
+                   {"hash", gethash(module)},
+                   {"arguments", getarguments(module)},
+                   {"parameters", parameter_count(*module)},
+                   {"kind", group.kind}});
+  }
+
+  // ---- checkpoints ----
+
+  Response checkpoints(const Request& request) const {
+    const std::size_t offset = count_parameter(request, "offset", 0, std::numeric_limits<int>::max());
+    const std::size_t limit = count_parameter(request, "limit", 100, options.max_page);
+    std::vector<std::string> damaged;
+    std::vector<CheckpointInfo> all;
+    try {
+      all = CheckpointStore(options.store).list(true, &damaged);
+    } catch (const CheckpointError& e) {
+      throw ApiError(500, "store_unreadable", e.what());
+    }
+    Json page = Json::array();
+    for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i)
+      page.push_back(checkpoint_json(all[i]));
+    return answer({{"checkpoints", std::move(page)},
+                   {"total", all.size()},
+                   {"offset", offset},
+                   {"limit", limit},
+                   {"damaged", damaged}});
+  }
+
+  /// The checkpoint's description, read from the file itself (which must hold the identity it is named by).
+  CheckpointInfo inspect(const Request& request) const {
+    const std::string& name = request.params.at("name");
+    const std::string& hash = request.params.at("hash");
+    const fs::path path = resolve_checkpoint(options.store, name, hash);
+    try {
+      CheckpointInfo info = CheckpointStore::inspect(path);
+      if (info.name != name || info.hash != hash)
+        throw ApiError(500, "damaged_checkpoint",
+                       "the file of " + name + "-" + hash + " holds another identity");
+      return info;
+    } catch (const CheckpointError& e) {
+      throw ApiError(500, "damaged_checkpoint", e.what());
+    }
+  }
+
+  Response checkpoint(const Request& request) const { return answer(checkpoint_json(inspect(request))); }
+
+  Response file(const Request& request) const {
+    const CheckpointInfo info = inspect(request);
+    // Saves are atomic renames, so size and time change with every save: a cheap, strong validator.
+    const auto ticks = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::file_clock::to_sys(info.modified).time_since_epoch())
+                           .count();
+    const std::string etag =
+        "\"" + info.hash + "-" + std::to_string(info.size) + "-" + std::to_string(ticks) + "\"";
+    Response response;
+    response.headers.emplace_back("ETag", etag);
+    if (request.if_none_match == etag || request.if_none_match == "*") {
+      response.status = 304;
+      response.content_type = "application/octet-stream";
+      return response;
+    }
+    response.content_type = "application/octet-stream";
+    response.headers.emplace_back("Content-Disposition",
+                                  "attachment; filename=\"" + info.path.filename().string() + "\"");
+    response.file = info.path;
+    return response;
+  }
+
+  // ---- inference ----
+
+  Response model(const Request& request) {
+    return answer(model_metadata(*models.get(request.params.at("name"), request.params.at("hash"))));
+  }
+
+  Response ready(const Request& request) {
+    models.get(request.params.at("name"), request.params.at("hash"));
+    return answer(
+        {{"name", request.params.at("name")}, {"version", request.params.at("hash")}, {"ready", true}});
+  }
+
+  Response run(const Request& request) {
+    // Malformed JSON costs no model load.
+    Json body = parse_json(request.body);
+    const auto model = models.get(request.params.at("name"), request.params.at("hash"));
+    return answer(infer(*model, body));
+  }
+};
+
+Api::Api(ApiOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Api::~Api() = default;
+
+void Api::add_routes(Router& router) {
+  Impl* impl = impl_.get();
+  const auto add = [&router](std::string method, std::string pattern, Execution execution, auto member) {
+    router.add({std::move(method), std::move(pattern), execution, Access::token,
+                [member](const Request& request) { return guarded([&] { return member(request); }); }});
+  };
+  add("GET", "/v1/registry/types", Execution::io, [impl](const Request&) { return impl->types(); });
+  add("GET", "/v1/registry/types/{name}", Execution::io, [impl](const Request& r) { return impl->type(r); });
+  add("POST", "/v1/identity", Execution::io, [](const Request& r) { return Impl::identity(r); });
+  add("POST", "/v1/registry/build", Execution::worker, [impl](const Request& r) { return impl->build(r); });
+  add("GET", "/v1/checkpoints", Execution::worker, [impl](const Request& r) { return impl->checkpoints(r); });
+  add("GET", "/v1/checkpoints/{name}-{hash}", Execution::worker,
+      [impl](const Request& r) { return impl->checkpoint(r); });
+  add("GET", "/v1/checkpoints/{name}-{hash}/file", Execution::worker,
+      [impl](const Request& r) { return impl->file(r); });
+  add("GET", "/v2/models/{name}/versions/{hash}", Execution::worker,
+      [impl](const Request& r) { return impl->model(r); });
+  add("GET", "/v2/models/{name}/versions/{hash}/ready", Execution::worker,
+      [impl](const Request& r) { return impl->ready(r); });
+  add("POST", "/v2/models/{name}/versions/{hash}/infer", Execution::worker,
+      [impl](const Request& r) { return impl->run(r); });
+}
+
+std::string Api::metrics() const {
+  return "# HELP torchsystem_models_loaded Models kept loaded for inference.\n"
+         "# TYPE torchsystem_models_loaded gauge\n"
+         "torchsystem_models_loaded " +
+         std::to_string(impl_->models.size()) + "\n";
+}
+
+}  // namespace torchsystem::server

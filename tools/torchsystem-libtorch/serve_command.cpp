@@ -1,0 +1,133 @@
+// `torchsystem serve --store DIR`: the registry, the checkpoint store and inference over HTTP
+// (docs/server.md).
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "command.hpp"
+#include "program.hpp"
+#include "torchsystem/server/api.hpp"
+#include "torchsystem/server/server.hpp"
+
+namespace torchsystem::cli {
+namespace {
+
+constexpr std::string_view serve_usage = R"(usage: torchsystem serve --store DIR [OPTIONS]
+
+Serves the registry, the checkpoints of the store in DIR and inference on them over HTTP/1.1:
+  /v1/registry/types, /v1/identity, /v1/registry/build, /v1/checkpoints, /v2/models/... (the Open
+  Inference Protocol v2), /v2/health/live, /metrics, /openapi.json, and a web page at /.
+Prints "listening on http://HOST:PORT" once it accepts connections. Ctrl-C or SIGTERM stops it after
+the requests in flight are answered. See docs/server.md.
+
+Options:
+  --store DIR            the checkpoint store (required); models come from it only
+  --host HOST            the address to bind (default 127.0.0.1: this machine only)
+  --port PORT            the port (default 8080; 0 picks a free one)
+  --token TOKEN          require "Authorization: Bearer TOKEN" on every route but the health checks
+                         and the page's files; TORCHSYSTEM_TOKEN sets it without showing it in ps
+  --max-body BYTES       the largest request body (default 16777216)
+  --max-header BYTES     the largest request header (default 16384)
+  --read-timeout SEC     the time a client has to send a whole request (default 10)
+  --idle-timeout SEC     the time a keep-alive connection may wait for its next request (default 30)
+  --max-connections N    open connections at most (default 256); then the longest idle is closed
+  --workers N            threads running models, builds and file reads (default 2)
+  --queue N              jobs waiting or running at most (default 64); then 503 with Retry-After
+  --max-models N         models kept loaded for inference (default 4)
+  --plugin PATH          load a plugin, so its models can be listed, built and served; may be repeated
+  -h, --help             print this help
+
+Exit status: 0 after a clean stop; 1 when the address cannot be bound or the store is not a
+directory; 2 when the command line is wrong.
+)";
+
+std::size_t count_option(std::string_view option, std::string_view text, std::size_t minimum) {
+  std::size_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < minimum)
+    throw UsageError(std::string(option) + " takes an integer of at least " + std::to_string(minimum) +
+                     ", not '" + std::string(text) + "'");
+  return value;
+}
+
+struct ServeOptions {
+  server::ServerOptions server;
+  server::ApiOptions api;
+};
+
+ServeOptions parse(std::span<const std::string_view> arguments) {
+  ServeOptions options;
+  options.server.handle_signals = true;
+  if (const char* token = std::getenv("TORCHSYSTEM_TOKEN")) options.server.token = token;
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const std::string_view option = arguments[i];
+    if (i + 1 == arguments.size())
+      throw UsageError("unknown option or missing value: '" + std::string(option) + "'");
+    const std::string_view value = arguments[++i];
+    if (option == "--store") {
+      options.api.store = std::string(value);
+    } else if (option == "--host") {
+      options.server.host = std::string(value);
+    } else if (option == "--port") {
+      const std::size_t port = count_option(option, value, 0);
+      if (port > 65535) throw UsageError("--port takes 0 to 65535");
+      options.server.port = static_cast<std::uint16_t>(port);
+    } else if (option == "--token") {
+      options.server.token = std::string(value);
+    } else if (option == "--max-body") {
+      options.server.max_body_bytes = count_option(option, value, 1);
+    } else if (option == "--max-header") {
+      options.server.max_header_bytes = count_option(option, value, 256);
+    } else if (option == "--read-timeout") {
+      options.server.read_timeout = std::chrono::seconds(count_option(option, value, 1));
+    } else if (option == "--idle-timeout") {
+      options.server.idle_timeout = std::chrono::seconds(count_option(option, value, 1));
+    } else if (option == "--max-connections") {
+      options.server.max_connections = count_option(option, value, 1);
+    } else if (option == "--workers") {
+      options.server.workers = count_option(option, value, 1);
+    } else if (option == "--queue") {
+      options.server.max_queued_jobs = count_option(option, value, 1);
+    } else if (option == "--max-models") {
+      options.api.max_models = count_option(option, value, 1);
+    } else {
+      throw UsageError("unknown option '" + std::string(option) + "'");
+    }
+  }
+  if (options.api.store.empty()) throw UsageError("serve needs --store DIR");
+  return options;
+}
+
+}  // namespace
+
+int serve_command(std::span<const std::string_view> arguments) {
+  for (const auto argument : arguments) {
+    if (is_help_option(argument)) {
+      write_all(stdout, serve_usage);
+      return exit_ok;
+    }
+  }
+  ServeOptions options = parse(arguments);
+  std::error_code error;
+  if (!std::filesystem::is_directory(options.api.store, error))
+    throw CheckpointError(options.api.store.string(), "not a directory");
+  options.api.models = &program_models();
+  options.api.groups = server::default_groups(program_models());
+
+  server::Api api(options.api);
+  server::Router router;
+  api.add_routes(router);
+  options.server.extra_metrics = [&api] { return api.metrics(); };
+  server::Server server(options.server, std::move(router));
+  write_all(stdout, "listening on http://" + server.host() + ":" + std::to_string(server.port()) + "\n");
+  std::fflush(stdout);
+  server.run();
+  write_all(stdout, "stopped\n");
+  return exit_ok;
+}
+
+}  // namespace torchsystem::cli
