@@ -39,9 +39,12 @@ Response guarded(F&& handler) {
   } catch (const JsonError& e) {
     return answer({{"error", e.what()}, {"code", "invalid_json"}}, 400);
   } catch (const UnknownNameError& e) {
-    return answer(
-        {{"error", e.what()}, {"code", "unknown_name"}, {"name", e.name()}, {"suggestions", e.suggestions()}},
-        404);
+    // A name at the top of a request is a resource (404); nested in a configuration, it is an argument.
+    Json body = {
+        {"error", e.what()}, {"code", "unknown_name"}, {"name", e.name()}, {"suggestions", e.suggestions()}};
+    if (e.path().empty()) return answer(body, 404);
+    body["path"] = e.path();
+    return answer(body, 400);
   } catch (const ArgumentError& e) {
     return answer(
         {{"error", e.what()}, {"code", "invalid_argument"}, {"path", e.path()}, {"reason", e.reason()}}, 400);
@@ -108,39 +111,6 @@ std::size_t count_parameter(const Request& request, std::string_view key, std::s
                    std::string(key) + " must be an integer from 0 to " + std::to_string(max),
                    {{"path", key}});
   return value;
-}
-
-/// Levenshtein distance, for suggestions; names are short.
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-/// The registered names within a few edits of `name`, closest first, at most five.
-std::vector<std::string> suggestions(const std::string& name, const std::vector<std::string>& all) {
-  if (name.size() > 256) return {};
-  std::vector<std::pair<std::size_t, std::string>> close;
-  for (const auto& candidate : all) {
-    const std::size_t d = distance(name, candidate);
-    if (d <= std::max<std::size_t>(2, name.size() / 3)) close.emplace_back(d, candidate);
-  }
-  std::stable_sort(close.begin(), close.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::string> names;
-  for (std::size_t i = 0; i < close.size() && i < 5; ++i) names.push_back(close[i].second);
-  return names;
 }
 
 /// The product of every integer in `value`, saturated at `limit` + 1.
@@ -217,7 +187,7 @@ struct Api::Impl {
     for (const TypeGroup& group : options.groups) {
       for (auto& key : group.registry->keys()) all.push_back(std::move(key));
     }
-    throw UnknownNameError(name, suggestions(name, all), "the registry");
+    throw UnknownNameError(name, detail::close_names(name, all, 5), "the registry");
   }
 
   Json type_json(const TypeGroup& group, const std::string& name) const {

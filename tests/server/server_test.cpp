@@ -104,6 +104,14 @@ TEST_F(Server, TypesListEveryRegistryOnceWithKindAndSignature) {
   const auto unknown = request(running.port(), "GET", "/v1/registry/types/Lineer");
   expect_error(unknown, 404, "unknown_name");
   EXPECT_EQ(json_of(unknown)["suggestions"][0], "Linear");
+  const auto nested =
+      request(running.port(), "POST", "/v1/registry/build",
+              R"({"name": "MLP", "arguments": {"input_size": 4, "hidden_size": 8, "output_size": 3,
+                                 "dropout": 0.5, "activation": "Relu"}})");
+  expect_error(nested, 400, "unknown_name");
+  EXPECT_EQ(json_of(nested)["path"], "MLP.activation") << nested.body;
+  EXPECT_EQ(json_of(nested)["name"], "Relu");
+  EXPECT_EQ(json_of(nested)["suggestions"][0], "ReLU") << nested.body;
 }
 
 class ServerCli : public cli_runner::Cli {};
