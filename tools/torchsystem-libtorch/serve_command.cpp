@@ -123,6 +123,11 @@ int serve_command(std::span<const std::string_view> arguments) {
   api.add_routes(router);
   options.server.extra_metrics = [&api] { return api.metrics(); };
   server::Server server(options.server, std::move(router));
+  const bool loopback = server.host().starts_with("127.") || server.host() == "::1";
+  if (!loopback && options.server.token.empty()) {
+    write_all(stderr, "torchsystem serve: warning: listening on " + server.host() +
+                          " without --token: anyone who reaches this address can use every route\n");
+  }
   write_all(stdout, "listening on http://" + server.host() + ":" + std::to_string(server.port()) + "\n");
   std::fflush(stdout);
   server.run();
