@@ -3,7 +3,7 @@
 // One I/O thread runs every connection as a C++20 coroutine; handlers that block (files, models) run on
 // a worker pool behind a bounded queue. With one I/O thread the connection table and the metrics need
 // no strand, and on the project's two cores one thread answers tens of thousands of requests a second
-// (docs/server.md), so more would only compete with the workers.
+// (docs/serving.md), so more would only compete with the workers.
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 
 #include <boost/asio/awaitable.hpp>

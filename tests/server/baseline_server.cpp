@@ -1,4 +1,4 @@
-// The load benchmark's baseline (docs/server.md): a minimal Beast server on one I/O thread answering every
+// The load benchmark's baseline (docs/serving.md): a minimal Beast server on one I/O thread answering every
 // request with a fixed body, with no routing, limits or JSON. `torchsystem serve` is measured as a ratio to
 // it in the same run, so the figure says what the server's own work costs on this machine.
 //   baseline_server PORT

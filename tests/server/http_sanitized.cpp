@@ -1,6 +1,6 @@
 // The HTTP layer alone (server.cpp, routes.cpp, metrics.cpp, the page; no LibTorch, whose libraries cannot
 // be instrumented) under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer, driven by hostile
-// clients: the coroutines' lifetimes are where a memory error would hide. Built on demand (docs/server.md):
+// clients: the coroutines' lifetimes are where a memory error would hide. Built on demand (docs/serving.md):
 //   cmake --build build --target server_http_sanitized && build/tests/server_http_sanitized
 // Prints "N passed, M failed"; exits 1 on a failure, and the sanitizers abort on any error they find.
 #include <atomic>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load benchmark of `torchsystem serve` (docs/server.md): wrk on loopback, 64 connections for 10 s
+# The load benchmark of `torchsystem serve` (docs/serving.md): wrk on loopback, 64 connections for 10 s
 # each, one wrk thread (the server's I/O thread and wrk then have a core each), against
 #   1. the baseline: a minimal Beast server answering a fixed body (tests/server/baseline_server.cpp);
 #   2. GET /v2/health/live, the server's own cheapest route;

@@ -46,7 +46,7 @@ inline constexpr Command create_summary{
 inline constexpr Command checkpoints_summary{"checkpoints", "list the checkpoints of a store directory",
                                              nullptr};
 inline constexpr Command serve_summary{
-    "serve", "serve the registry, checkpoints and inference over HTTP (docs/server.md)", nullptr};
+    "serve", "serve the registry, checkpoints and inference over HTTP (docs/serving.md)", nullptr};
 
 /// `summary` with its function set.
 constexpr Command with_function(Command summary, CommandFunction run) {

@@ -1,5 +1,5 @@
 // `torchsystem serve --store DIR`: the registry, the checkpoint store and inference over HTTP
-// (docs/server.md).
+// (docs/serving.md).
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +22,7 @@ Serves the registry, the checkpoints of the store in DIR and inference on them o
   /v1/registry/types, /v1/identity, /v1/registry/build, /v1/checkpoints, /v2/models/... (the Open
   Inference Protocol v2), /v2/health/live, /metrics, /openapi.json, and a web page at /.
 Prints "listening on http://HOST:PORT" once it accepts connections. Ctrl-C or SIGTERM stops it after
-the requests in flight are answered. See docs/server.md.
+the requests in flight are answered. See docs/serving.md.
 
 Options:
   --store DIR            the checkpoint store (required); models come from it only
