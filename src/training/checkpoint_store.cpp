@@ -4,6 +4,8 @@
 #include "torchsystem/training/checkpoint_store.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <random>
@@ -55,6 +58,7 @@ constexpr std::string_view legacy_extension = ".pt";
 constexpr std::size_t max_component_size = 200;
 constexpr std::size_t max_file_name_size = 255;  // NAME_MAX of the usual Linux file systems
 constexpr std::string_view temporary_prefix = ".tmp-";
+constexpr std::string_view lock_extension = ".lock";
 
 std::string errno_text(int error) {
   return std::generic_category().message(error);
@@ -119,6 +123,8 @@ class Descriptor {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const noexcept { return fd_; }
+  /// Gives up ownership: the caller closes the descriptor.
+  int release() noexcept { return std::exchange(fd_, -1); }
   /// Closes now; returns 0 or the errno of close().
   int close() noexcept {
     const int fd = std::exchange(fd_, -1);
@@ -169,6 +175,9 @@ class AtomicFile {
       const int fd = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       if (fd >= 0) {
         fd_ = fd;
+        // Held until the file is renamed or removed: clean_temporaries() never takes a live save's file.
+        // Where the file system has no flock (ENOLCK), the cleaner cannot take it either.
+        ::flock(fd_, LOCK_EX | LOCK_NB);
         break;
       }
       if (errno != EEXIST || attempt == 100)
@@ -214,11 +223,12 @@ class AtomicFile {
     if (::fsync(fd_) != 0) fail("cannot flush " + temporary_.string() + " to disk", errno);
     struct stat status {};
     if (::fstat(fd_, &status) != 0) fail("cannot read the status of " + temporary_.string(), errno);
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) fail("cannot close " + temporary_.string(), errno);
+    // Renamed while still open, so its lock covers it until it no longer has a temporary name.
     if (::rename(temporary_.c_str(), target_.c_str()) != 0)
       fail("cannot rename " + temporary_.string() + " to " + target_.filename().string(), errno);
     committed_ = true;
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) fail("cannot close " + target_.string(), errno);
     // The rename is durable only once the directory entry is on disk.
     const fs::path directory = target_.parent_path().empty() ? fs::path(".") : target_.parent_path();
     Descriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -460,8 +470,9 @@ void read_pth_metadata(const fs::path& path, OpenedCheckpoint& opened) {
 }
 
 /// Opens the checkpoint at `path`; nullopt when it does not exist and `missing_ok`. A `.pt` file is
-/// read as the former format; anything else as torch.save's, with its tensors when `with_tensors`.
-std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok, bool with_tensors) {
+/// read as the former format, always in full; anything else as torch.save's, as much as `read` says.
+std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok,
+                                                training_detail::TorchSaveRead read) {
   const std::string display = path.string();
   Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
@@ -476,7 +487,7 @@ std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missi
   const auto size = static_cast<std::uint64_t>(opened.status.st_size);
   if (path.extension() != legacy_extension) {
     try {
-      opened.file = training_detail::read_torch_save(fd.get(), size, with_tensors);
+      opened.file = training_detail::read_torch_save(fd.get(), size, read);
       read_pth_metadata(path, opened);
     } catch (const training_detail::ArchiveError& e) {
       throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
@@ -540,6 +551,50 @@ CheckpointInfo describe(const fs::path& path, Json metadata, const struct stat& 
   info.modified = file_time(status);
   info.path = path;
   return info;
+}
+
+/// The epoch of the checkpoint at `path` (or of the former format's beside it), from its metadata;
+/// nullopt when there is none or it cannot be read (a damaged file may be replaced by a save).
+std::optional<std::int64_t> saved_epoch(fs::path path) {
+  for (int format = 0; format < 2; ++format) {
+    if (format == 1) path.replace_extension(legacy_extension);
+    try {
+      if (const auto opened = open_checkpoint(path, true, training_detail::TorchSaveRead::metadata))
+        return opened->metadata["epoch"].get<std::int64_t>();
+    } catch (const CheckpointError&) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+/// ISO 8601 in UTC, to the second.
+std::string iso_utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  char text[32] = "?";
+  if (::gmtime_r(&now, &parts) != nullptr) std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "?";
+  return name;
+}
+
+/// The pid in a temporary file's name `.tmp-<pid>-<nonce>.<ext>`; 0 when there is none.
+pid_t temporary_pid(std::string_view name) {
+  if (!name.starts_with(temporary_prefix)) return 0;
+  name.remove_prefix(temporary_prefix.size());
+  long pid = 0;
+  const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
+  if (error != std::errc() || end == name.data() || *end != '-' || pid <= 0) return 0;
+  return static_cast<pid_t>(pid);
+}
+
+bool process_running(pid_t pid) {
+  return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -693,6 +748,15 @@ CheckpointInfo CheckpointStore::save(const TrainingAggregate& aggregate, std::in
     throw CheckpointError(path.string(), "cannot save: " + message_of(e));
   }
 
+  // Checked before anything is written. Under the identity's lock (try_lock, which the training job
+  // holds) no other job can save between this check and the rename.
+  if (const auto saved = saved_epoch(path); saved && *saved > epoch) {
+    throw CheckpointError(path.string(),
+                          "cannot save epoch " + std::to_string(epoch) + ": the store holds epoch " +
+                              std::to_string(*saved) +
+                              " of this identity, and a save never goes back to an earlier epoch");
+  }
+
   std::error_code error;
   if (!directory_.empty()) fs::create_directories(directory_, error);
   if (error) throw CheckpointError(directory_.string(), "cannot create the directory: " + error.message());
@@ -804,11 +868,12 @@ std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& agg
   require_member(aggregate.optimizer.get(), path, "load", "optimizer");
   const Json asked[] = {model, entity_metadata(aggregate.criterion), entity_metadata(aggregate.optimizer)};
 
-  auto opened = open_checkpoint(path, true, true);
+  using training_detail::TorchSaveRead;
+  auto opened = open_checkpoint(path, true, TorchSaveRead::storages);
   if (!opened) {
     // A run saved in the former format resumes; its next save writes the new one.
     path.replace_extension(legacy_extension);
-    opened = open_checkpoint(path, true, true);
+    opened = open_checkpoint(path, true, TorchSaveRead::storages);
     if (!opened) return std::nullopt;
   }
   const std::string display = path.string();
@@ -823,13 +888,95 @@ std::optional<CheckpointInfo> CheckpointStore::load(const TrainingAggregate& agg
   return describe(path, std::move(opened->metadata), opened->status);
 }
 
-CheckpointInfo CheckpointStore::inspect(const std::filesystem::path& path) {
-  auto opened = open_checkpoint(path, false, false);
+CheckpointInfo CheckpointStore::inspect(const std::filesystem::path& path, CheckpointCheck check) {
+  using training_detail::TorchSaveRead;
+  auto opened = open_checkpoint(
+      path, false, check == CheckpointCheck::full ? TorchSaveRead::verify : TorchSaveRead::metadata);
   return describe(path, std::move(opened->metadata), opened->status);
 }
 
-std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged,
-                                                  std::vector<std::string>* damaged) const {
+IdentityLock::IdentityLock(IdentityLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+IdentityLock& IdentityLock::operator=(IdentityLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+IdentityLock::~IdentityLock() {
+  // Closing the last descriptor releases the flock. The file stays: removing it would let a waiter
+  // lock the removed file while a newcomer locks a new one of the same name.
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::filesystem::path CheckpointStore::lock_path_for(std::string_view name, std::string_view hash) const {
+  fs::path path = path_for(name, hash);
+  path.replace_extension(lock_extension);
+  return path;
+}
+
+std::optional<IdentityLock> CheckpointStore::try_lock(std::string_view name, std::string_view hash) const {
+  const fs::path path = lock_path_for(name, hash);
+  std::error_code error;
+  if (!directory_.empty()) fs::create_directories(directory_, error);
+  if (error) throw CheckpointError(directory_.string(), "cannot create the directory: " + error.message());
+  Descriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+  if (fd.get() < 0) throw CheckpointError(path.string(), "cannot open the lock file: " + errno_text(errno));
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return std::nullopt;
+    throw CheckpointError(path.string(), "cannot lock: " + errno_text(errno));
+  }
+  // Who holds it, for the message of the job that finds it taken. Written after the lock is taken, so a
+  // reader may briefly see it empty or the previous holder's.
+  const Json holder = {
+      {"pid", static_cast<std::int64_t>(::getpid())}, {"host", host_name()}, {"started", iso_utc_now()}};
+  const std::string text = dumps(holder) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0 ||
+      ::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+    throw CheckpointError(path.string(), "cannot write the lock's holder: " + errno_text(errno));
+  return IdentityLock(fd.release(), path);
+}
+
+std::string CheckpointStore::lock_holder(std::string_view name, std::string_view hash) const {
+  const fs::path path = lock_path_for(name, hash);
+  Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buffer[1024];
+  const ssize_t got = fd.get() < 0 ? -1 : ::pread(fd.get(), buffer, sizeof buffer, 0);
+  try {
+    const Json holder = parse_json(std::string_view(buffer, got > 0 ? static_cast<std::size_t>(got) : 0));
+    return "pid " + dumps(holder.at("pid")) + " on host " + holder.at("host").get<std::string>() + " since " +
+           holder.at("started").get<std::string>();
+  } catch (const std::exception&) {
+    return "a process that has not written its name in " + path.string();
+  }
+}
+
+std::vector<std::filesystem::path> CheckpointStore::clean_temporaries() const {
+  std::vector<fs::path> removed;
+  std::error_code error;
+  for (fs::directory_iterator it(directory_, error), end; !error && it != end; it.increment(error)) {
+    const fs::path& file = it->path();
+    const pid_t pid = temporary_pid(file.filename().string());
+    std::error_code type_error;
+    if (pid == 0 || !it->is_regular_file(type_error)) continue;
+    // The writer holds the file's flock until it is renamed; the pid covers the moment between its
+    // creation and its lock. Both must say the save is over.
+    Descriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0 || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    if (process_running(pid)) continue;
+    if (::unlink(file.c_str()) == 0) removed.push_back(file);
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
+std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged, std::vector<std::string>* damaged,
+                                                  CheckpointCheck check) const {
   std::error_code error;
   const auto status = fs::status(directory_, error);
   if (error || !fs::exists(status)) {
@@ -862,7 +1009,7 @@ std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged,
   std::vector<CheckpointInfo> found;
   for (const fs::path& candidate : candidates) {
     try {
-      CheckpointInfo info = inspect(candidate);
+      CheckpointInfo info = inspect(candidate, check);
       std::string expected;
       try {
         expected = path_for(info.name, info.hash).stem().string();

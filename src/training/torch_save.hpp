@@ -31,8 +31,18 @@ struct TorchSaveFile {
   StorageTable storages;  ///< empty unless read with storages
 };
 
-/// Reads the file open at `fd` (of `size` bytes). Every record is read to its end, so every CRC-32 is
-/// checked; the storages are kept only when `with_storages`. Throws ArchiveError.
-TorchSaveFile read_torch_save(int fd, std::uint64_t size, bool with_storages);
+/// How much of a file read_torch_save reads.
+enum class TorchSaveRead {
+  /// The zip central directory and the pickle only (its CRC-32 checked): what a listing needs. The
+  /// storages' sizes come from the central directory; their bytes are neither read nor checked.
+  metadata,
+  /// Every record read to its end, so every CRC-32 is checked; the storages are not kept.
+  verify,
+  /// As `verify`, keeping the storages.
+  storages,
+};
+
+/// Reads the file open at `fd` (of `size` bytes), as much as `read` says. Throws ArchiveError.
+TorchSaveFile read_torch_save(int fd, std::uint64_t size, TorchSaveRead read);
 
 }  // namespace torchsystem::training_detail

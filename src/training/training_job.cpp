@@ -15,6 +15,7 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "torchsystem/error.hpp"
@@ -316,6 +317,29 @@ std::vector<std::string> plugin_list(const Json& plugins) {
   return result;
 }
 
+/// The identity's lock in the store: taken at once, or, with `wait_for_lock`, when the job holding it
+/// ends; nullopt when `*stop` was set while waiting.
+std::optional<IdentityLock> lock_identity(const CheckpointStore& store, const TrainingAggregate& aggregate,
+                                          const TrainingConfig& config, std::ostream& out,
+                                          const std::atomic<bool>* stop) {
+  const std::string name = getname(aggregate.model), hash = gethash(aggregate.model);
+  auto lock = store.try_lock(name, hash);
+  if (lock) return lock;
+  const std::string holder = store.lock_holder(name, hash);
+  if (!config.wait_for_lock) {
+    throw CheckpointError(store.lock_path_for(name, hash).string(),
+                          "another job is training " + name + "-" + hash + " in this store (" + holder +
+                              "); wait for it with --wait, or train another configuration");
+  }
+  out << "waiting for the job training " << name << "-" << hash << " (" << holder << ")" << std::endl;
+  // Polled rather than a blocking flock, so that Ctrl-C ends the wait like it ends an epoch.
+  while (!(lock = store.try_lock(name, hash))) {
+    if (stop && stop->load(std::memory_order_relaxed)) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return lock;
+}
+
 }  // namespace
 
 TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesystem::path& base) {
@@ -401,6 +425,13 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
   out << "model " << report.identity << " (" << parameter_count(*aggregate.model) << " parameters), "
       << getname(aggregate.criterion) << ", " << getname(aggregate.optimizer) << " "
       << dumps(getarguments(aggregate.optimizer)) << "\n";
+  // Held until the job ends, from before the load: the epochs it saves follow the ones it resumed from.
+  const auto lock = lock_identity(store, aggregate, config, out, stop);
+  if (!lock) {
+    report.interrupted = true;
+    out << "interrupted while waiting for the identity's lock: nothing was trained\n";
+    return report;
+  }
   if (const auto found = store.load(aggregate)) {
     report.resumed_from = found->epoch;
     report.history = saved_history(*found);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -445,7 +446,8 @@ TEST(CheckpointStoreLayout, ArchiveAndSidecarAreNamedByIdentityAndTheArchiveDesc
   // What the file holds: the reference's layout and the identity (tests/python reads it with PyTorch).
   const int fd = ::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(fd, 0);
-  const auto file = torchsystem::training_detail::read_torch_save(fd, fs::file_size(archive_path), false);
+  const auto file = torchsystem::training_detail::read_torch_save(
+      fd, fs::file_size(archive_path), torchsystem::training_detail::TorchSaveRead::verify);
   ::close(fd);
   std::vector<std::string> keys;
   for (const auto& [key, value] : file.tree.root->entries) keys.push_back(key->string);
@@ -655,14 +657,22 @@ TEST(CheckpointStoreDamage, TruncatedCorruptedAndForeignFilesAreErrorsAndAreLeft
     const auto inspect_error = checkpoint_error([&] { ts::CheckpointStore::inspect(path); });
     EXPECT_EQ(inspect_error.path(), path.string()) << inspect_error.what();
 
-    const auto list_error = checkpoint_error([&] { store.list(); });
+    // A full listing (`checkpoints verify`) finds every kind of damage.
+    const auto list_error = checkpoint_error([&] { store.list(false, nullptr, ts::CheckpointCheck::full); });
     EXPECT_EQ(list_error.path(), path.string()) << list_error.what();
     std::vector<std::string> damaged;
-    const auto listed = store.list(true, &damaged);
+    const auto listed = store.list(true, &damaged, ts::CheckpointCheck::full);
     ASSERT_EQ(listed.size(), 1U);
     EXPECT_EQ(listed[0].name, "GLU");
     ASSERT_EQ(damaged.size(), 1U);
     EXPECT_EQ(damaged[0], inspect_error.what());
+    // The default listing reads the zip directory and the metadata only: bytes flipped inside the
+    // tensors are found by the full check and by every load, not by it.
+    std::vector<std::string> metadata_damaged;
+    const auto metadata_listed = store.list(true, &metadata_damaged);
+    const bool in_tensors_only = what.starts_with("flipped");
+    EXPECT_EQ(metadata_listed.size(), in_tensors_only ? 2U : 1U);
+    EXPECT_EQ(metadata_damaged.size(), in_tensors_only ? 0U : 1U);
 
     EXPECT_EQ(read_bytes(path), bytes) << "the damaged file is left byte for byte";
     EXPECT_EQ(entries(store.directory()).size(), 4U) << "nothing added or removed";
@@ -1293,6 +1303,206 @@ TEST_F(CheckpointStoreCli, BadDirectoriesAndBadUsage) {
   EXPECT_EQ(help.status, 0);
   EXPECT_TRUE(help.out.starts_with("usage: torchsystem checkpoints DIR [--json]")) << help.out;
   EXPECT_TRUE(contains(run({"--help"}).out, "checkpoints")) << "the program lists the command";
+}
+
+// --- 9. At scale: one writer, no going back, metadata-only listing, leftovers, queries ------------------
+
+TEST(CheckpointStoreLock, AnIdentityIsHeldByOneProcessAndFreedWhenItIsKilled) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path() / "weights");
+  int channel[2];
+  ASSERT_EQ(::pipe(channel), 0);
+  const pid_t child = ::fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    // Holds the lock until it is killed; it never returns to gtest.
+    ::close(channel[0]);
+    const auto lock = store.try_lock("MLP", "abc");
+    const char held = lock ? 'y' : 'n';
+    if (::write(channel[1], &held, 1) != 1) ::_exit(4);
+    for (;;) ::pause();
+  }
+  ::close(channel[1]);
+  char held = 0;
+  ASSERT_EQ(::read(channel[0], &held, 1), 1);
+  ::close(channel[0]);
+  ASSERT_EQ(held, 'y');
+
+  EXPECT_FALSE(store.try_lock("MLP", "abc").has_value()) << "a second holder";
+  const std::string holder = store.lock_holder("MLP", "abc");
+  EXPECT_TRUE(holder.starts_with("pid " + std::to_string(child) + " on host ")) << holder;
+  EXPECT_TRUE(std::regex_search(holder, std::regex(R"( since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$)"))) << holder;
+  EXPECT_TRUE(store.try_lock("MLP", "abd").has_value()) << "another identity is not blocked";
+  EXPECT_TRUE(store.try_lock("GLU", "abc").has_value()) << "another identity is not blocked";
+  EXPECT_EQ(store.lock_path_for("MLP", "abc"), dir.path() / "weights" / "MLP-abc.lock");
+
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  auto lock = store.try_lock("MLP", "abc");
+  ASSERT_TRUE(lock.has_value()) << "the kernel released the killed holder's lock";
+  EXPECT_TRUE(store.lock_holder("MLP", "abc").starts_with("pid " + std::to_string(::getpid()) + " "));
+  EXPECT_TRUE(store.list().empty()) << "lock files are not checkpoints";
+  lock.reset();
+  EXPECT_TRUE(store.try_lock("MLP", "abc").has_value()) << "released when the holder is destroyed";
+}
+
+TEST(CheckpointStoreEpochs, ASaveNeverGoesBackToAnEarlierEpoch) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  store.save(trainee.aggregate(), 6);
+  const auto error = checkpoint_error([&] { store.save(trainee.aggregate(), 4); });
+  EXPECT_EQ(error.path(), store.path_for("MLP", ts::gethash(trainee.module())).string());
+  EXPECT_TRUE(contains(error.what(), "cannot save epoch 4: the store holds epoch 6")) << error.what();
+  EXPECT_EQ(store.list().at(0).epoch, 6) << "the later checkpoint is kept";
+  EXPECT_EQ(entries(dir.path()).size(), 2U) << "nothing was written";
+  EXPECT_EQ(store.save(trainee.aggregate(), 6).epoch, 6) << "the same epoch may be saved again";
+  EXPECT_EQ(store.save(trainee.aggregate(), 7).epoch, 7);
+}
+
+TEST(CheckpointStoreList, ListingReadsTheMetadataNotTheTensors) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make("MLP", 64, 256, 10);
+  const fs::path path = store.save(trainee.aggregate(), 2).path;
+  std::string bytes = read_bytes(path);
+  const std::size_t data = record_data(bytes, "/data/0");
+  bytes[data + 100] = static_cast<char>(bytes[data + 100] ^ 0x40);
+  write_bytes(path, bytes);
+
+  const auto listed = store.list();
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].epoch, 2);
+  EXPECT_EQ(ts::CheckpointStore::inspect(path, ts::CheckpointCheck::metadata).epoch, 2);
+  const auto full = checkpoint_error([&] { ts::CheckpointStore::inspect(path); });
+  EXPECT_TRUE(contains(full.what(), "record 'archive/data/0' is corrupted")) << full.what();
+  std::vector<std::string> damaged;
+  EXPECT_TRUE(store.list(true, &damaged, ts::CheckpointCheck::full).empty());
+  EXPECT_EQ(damaged, std::vector<std::string>{full.what()});
+  Trainee fresh = make("MLP", 64, 256, 10);
+  EXPECT_TRUE(contains(checkpoint_error([&] { store.load(fresh.aggregate()); }).what(), "corrupted"));
+}
+
+/// A pid that was running and is gone: a child that exited and was reaped.
+pid_t finished_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+TEST(CheckpointStoreTemporaries, OnlyThoseOfSavesWhoseProcessIsGoneAreRemoved) {
+  const TempDir dir;
+  const ts::CheckpointStore store(dir.path());
+  Trainee trainee = make();
+  store.save(trainee.aggregate(), 1);
+  const std::string dead = std::to_string(finished_pid());
+  const std::string live = std::to_string(::getpid());
+  write_bytes(dir.path() / (".tmp-" + dead + "-00ab.pth"), "a killed save");
+  write_bytes(dir.path() / (".tmp-" + dead + "-00cd.json"), "a killed save's sidecar");
+  write_bytes(dir.path() / (".tmp-" + live + "-00ef.pth"), "a save of a running process");
+  write_bytes(dir.path() / (".tmp-" + dead + "-0a0b.pth"), "locked by a writer");
+  write_bytes(dir.path() / ".tmp-notapid.pth", "not named by a save");
+  const int writer = ::open((dir.path() / (".tmp-" + dead + "-0a0b.pth")).c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(writer, 0);
+  ASSERT_EQ(::flock(writer, LOCK_EX), 0);
+
+  const auto removed = store.clean_temporaries();
+  ::close(writer);
+  EXPECT_EQ(removed, (std::vector<fs::path>{dir.path() / (".tmp-" + dead + "-00ab.pth"),
+                                            dir.path() / (".tmp-" + dead + "-00cd.json")}));
+  const auto left = entries(dir.path());
+  EXPECT_EQ(left.size(), 5U);
+  for (const auto& name :
+       {".tmp-" + live + "-00ef.pth", ".tmp-" + dead + "-0a0b.pth", std::string(".tmp-notapid.pth")})
+    EXPECT_NE(std::find(left.begin(), left.end(), name), left.end()) << name;
+  EXPECT_EQ(store.list().size(), 1U);
+  EXPECT_TRUE(ts::CheckpointStore(dir.path() / "missing").clean_temporaries().empty());
+}
+
+TEST_F(CheckpointStoreCli, VerifyReadsEveryByteAndReportsEachDamagedFile) {
+  const auto good = run({"checkpoints", "verify", store_.string()});
+  EXPECT_EQ(good.status, 0) << good.err;
+  EXPECT_EQ(good.out, "ok " + glu_.path.string() + "\nok " + mlp_.path.string() + "\n2 checked, 0 damaged\n");
+
+  std::string bytes = cli_runner::read_file(mlp_.path);
+  const std::size_t data = record_data(bytes, "/data/0");
+  bytes[data] = static_cast<char>(bytes[data] ^ 1);
+  cli_runner::write_file(mlp_.path, bytes);
+  EXPECT_EQ(run({"checkpoints", store_.string()}).status, 0) << "the listing does not read the tensors";
+  const auto damaged = run({"checkpoints", "verify", store_.string()});
+  EXPECT_EQ(damaged.status, 1);
+  EXPECT_EQ(damaged.out, "ok " + glu_.path.string() + "\n2 checked, 1 damaged\n");
+  EXPECT_TRUE(damaged.err.starts_with("torchsystem checkpoints verify: " + mlp_.path.string() +
+                                      ": not a readable checkpoint: record 'archive/data/0' is corrupted"))
+      << damaged.err;
+  const auto file = run({"checkpoints", "verify", mlp_.path.string()});
+  EXPECT_EQ(file.status, 1);
+  EXPECT_EQ(file.err, damaged.err);
+  EXPECT_EQ(run({"checkpoints", "verify", glu_.path.string()}).status, 0);
+  EXPECT_EQ(run({"checkpoints", "verify", path("missing").string()}).status, 1);
+  EXPECT_EQ(run({"checkpoints", "verify"}).status, 2);
+}
+
+TEST_F(CheckpointStoreCli, SortTopAndWhereAnswerFromTheMetadata) {
+  const ts::CheckpointStore store(store_);
+  const auto history = [](double accuracy) {
+    return ts::Json{{"history", ts::Json::array({{{"epoch", 1}, {"test_accuracy", 0.1}},
+                                                 {{"epoch", 2}, {"test_accuracy", accuracy}}})}};
+  };
+  Trainee a = make("MLP", 8, 17);
+  Trainee b = make("MLP", 8, 18);
+  Trainee c = make("GLU", 8, 19);
+  const auto best = store.save(a.aggregate(), 2, history(0.9));
+  const auto middle = store.save(b.aggregate(), 2, history(0.5));
+  const auto glu = store.save(c.aggregate(), 2, history(0.95));
+  const auto names = [&](const std::vector<std::string>& arguments) {
+    std::vector<std::string> command = {"checkpoints", store_.string(), "--json"};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    const auto result = run(command);
+    EXPECT_EQ(result.status, 0) << result.err;
+    std::vector<std::string> hashes;
+    for (const auto& entry : ts::parse_json(result.out)) hashes.push_back(entry["hash"].get<std::string>());
+    return hashes;
+  };
+  // Those without the metric (the fixture's two) come last, in the store's order.
+  EXPECT_EQ(names({"--sort", "test_accuracy"}),
+            (std::vector<std::string>{glu.hash, best.hash, middle.hash, glu_.hash, mlp_.hash}));
+  EXPECT_EQ(names({"--sort", "test_accuracy", "--top", "2", "--where", "name=MLP"}),
+            (std::vector<std::string>{best.hash, middle.hash}));
+  EXPECT_EQ(names({"--sort", "test_accuracy:asc", "--where", "name=MLP", "--top", "1"}),
+            (std::vector<std::string>{middle.hash}));
+  EXPECT_EQ(names({"--where", "arguments.hidden_size=18"}), (std::vector<std::string>{middle.hash}));
+  EXPECT_EQ(names({"--where", "epoch=3"}), (std::vector<std::string>{mlp_.hash}));
+  EXPECT_EQ(names({"--where", "name=GLU", "--where", "epoch=2"}), (std::vector<std::string>{glu.hash}));
+  EXPECT_TRUE(names({"--where", "optimizer=SGD"}).empty());
+  const auto table = run({"checkpoints", store_.string(), "--sort", "test_accuracy", "--top", "1"});
+  EXPECT_EQ(cli_runner::split_lines(table.out).size(), 2U) << table.out;
+  EXPECT_TRUE(contains(table.out, glu.hash)) << table.out;
+
+  const auto unknown = run({"checkpoints", store_.string(), "--sort", "accuracyy"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_TRUE(contains(unknown.err, "unknown key 'accuracyy'")) << unknown.err;
+  EXPECT_EQ(run({"checkpoints", store_.string(), "--top", "0"}).status, 2);
+  EXPECT_EQ(run({"checkpoints", store_.string(), "--where", "name"}).status, 2);
+  EXPECT_EQ(run({"checkpoints", store_.string(), "--sort"}).status, 2);
+}
+
+TEST_F(CheckpointStoreCli, TemporariesOfGoneSavesAreRemovedAndReported) {
+  const std::string dead = std::to_string(finished_pid());
+  const fs::path leftover = store_ / (".tmp-" + dead + "-0123.pth");
+  const fs::path live = store_ / (".tmp-" + std::to_string(::getpid()) + "-0123.pth");
+  cli_runner::write_file(leftover, "a killed save");
+  cli_runner::write_file(live, "a save in progress");
+  const auto result = run({"checkpoints", store_.string(), "--json"});
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(ts::parse_json(result.out).size(), 2U);
+  EXPECT_EQ(result.err, "torchsystem checkpoints: removed " + leftover.string() +
+                            ", a temporary file of a save whose process is gone\n");
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_TRUE(fs::exists(live));
 }
 
 }  // namespace checkpoint_store_test

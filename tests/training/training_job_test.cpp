@@ -12,9 +12,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iomanip>
+#include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "example_output.hpp"
 #include "temp_dir.hpp"
@@ -337,6 +342,160 @@ TEST(TrainProgram, InterruptLosesAtMostTheEpochInProgress) {
   const auto saved = store.list();
   ASSERT_EQ(saved.size(), 1U);
   EXPECT_EQ(saved[0].epoch, in_progress - 1) << "every finished epoch is saved, and only those";
+}
+
+// --- One writer per identity, with real processes -------------------------------------------------------
+
+/// Starts `torchsystem train CONFIG [extra]` with its standard output and error in `log`.
+pid_t start_train(const std::filesystem::path& config, const std::filesystem::path& log,
+                  const char* extra = nullptr) {
+  const pid_t child = fork();
+  if (child == 0) {
+    if (!freopen(log.c_str(), "w", stdout) || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(126);
+    execl(TORCHSYSTEM_CLI, "torchsystem", "train", config.c_str(), extra, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return child;
+}
+
+std::string read_log(const std::filesystem::path& log) {
+  std::ifstream in(log);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+/// Waits until `ready` holds, at most a minute.
+bool wait_until(const std::function<bool()>& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+int exit_status(pid_t child) {
+  int status = 0;
+  if (waitpid(child, &status, 0) != child) return -2;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// The epochs a job's output reports as saved, with their loss as printed ("epoch 3  loss 0.6931 ...").
+std::map<std::int64_t, std::string> reported_saves(const std::string& output) {
+  std::map<std::int64_t, std::string> saves;
+  const std::regex line(R"(^epoch (\d+)  loss (\d+\.\d{4}) .*  saved MLP-)");
+  std::istringstream in(output);
+  for (std::string text; std::getline(in, text);) {
+    std::smatch match;
+    if (std::regex_search(text, match, line)) saves[std::stoll(match[1])] = match[2];
+  }
+  return saves;
+}
+
+/// Every epoch reported saved is in the store's history, with the loss the job printed; the history
+/// runs from 1 without a gap. Returns the checkpoint's epoch.
+std::int64_t expect_every_reported_save_kept(const std::filesystem::path& store,
+                                             const std::map<std::int64_t, std::string>& reported) {
+  const auto saved = ts::CheckpointStore(store).list();
+  EXPECT_EQ(saved.size(), 1U);
+  if (saved.empty()) return 0;
+  const ts::Json& history = saved[0].metadata["extra"]["history"];
+  EXPECT_EQ(history.size(), static_cast<std::size_t>(saved[0].epoch));
+  for (std::size_t index = 0; index < history.size(); ++index)
+    EXPECT_EQ(history[index]["epoch"], index + 1) << "the history has no gap";
+  for (const auto& [epoch, loss] : reported) {
+    EXPECT_LE(epoch, saved[0].epoch) << "epoch " << epoch << " was reported saved, and is lost";
+    if (epoch > saved[0].epoch) continue;
+    std::ostringstream kept;
+    kept << std::fixed << std::setprecision(4) << history[epoch - 1]["loss"].get<double>();
+    EXPECT_EQ(kept.str(), loss) << "epoch " << epoch << " in the history is not the one reported";
+  }
+  return saved[0].epoch;
+}
+
+TEST(TrainProgramLock, ASecondJobOfTheIdentityFailsAtOnceNamingTheHolderAndOthersRun) {
+  const TempDir dir;
+  write_config(dir.path() / "long.json", small_config("weights", 100000));
+  write_config(dir.path() / "other.json", small_config("weights", 1, 0.2));  // another identity
+  const pid_t holder = start_train(dir.path() / "long.json", dir.path() / "long.log");
+  ASSERT_GT(holder, 0);
+  const ts::CheckpointStore store(dir.path() / "weights");
+  ASSERT_TRUE(wait_until([&] { return !store.list(true).empty(); })) << read_log(dir.path() / "long.log");
+
+  const auto second = example_output::run_command(std::string(TORCHSYSTEM_CLI) + " train " +
+                                                  (dir.path() / "long.json").string() + " 2>&1");
+  EXPECT_EQ(WEXITSTATUS(second.status), 1) << second.output;
+  const std::string identity = store.list().at(0).name + "-" + store.list().at(0).hash;
+  EXPECT_NE(second.output.find("another job is training " + identity + " in this store (pid " +
+                               std::to_string(holder) + " on host "),
+            std::string::npos)
+      << second.output;
+  EXPECT_EQ(second.output.find("epoch 1  loss"), std::string::npos) << "it trained nothing";
+
+  const auto other = example_output::run_command(std::string(TORCHSYSTEM_CLI) + " train " +
+                                                 (dir.path() / "other.json").string() + " 2>&1");
+  EXPECT_EQ(other.status, 0) << "another identity is not blocked: " << other.output;
+
+  kill(holder, SIGINT);
+  EXPECT_EQ(exit_status(holder), 130);
+  const std::string log = read_log(dir.path() / "long.log");
+  std::map<std::int64_t, std::string> reported = reported_saves(log);
+  EXPECT_FALSE(reported.empty()) << log;
+  // The two identities' checkpoints, the long job's among them with every epoch it reported.
+  EXPECT_EQ(store.list().size(), 2U);
+}
+
+TEST(TrainProgramLock, AWaitingJobResumesFromWhatAKilledHolderSaved) {
+  const TempDir dir;
+  write_config(dir.path() / "long.json", small_config("weights", 100000));
+  write_config(dir.path() / "short.json", small_config("weights", 2));  // the same identity
+  const pid_t holder = start_train(dir.path() / "long.json", dir.path() / "long.log");
+  const ts::CheckpointStore store(dir.path() / "weights");
+  ASSERT_TRUE(wait_until([&] { return !store.list(true).empty(); })) << read_log(dir.path() / "long.log");
+  const pid_t waiter = start_train(dir.path() / "short.json", dir.path() / "short.log", "--wait");
+  ASSERT_TRUE(wait_until([&] {
+    return read_log(dir.path() / "short.log").find("waiting for the job training") != std::string::npos;
+  })) << read_log(dir.path() / "short.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(kill(holder, SIGKILL), 0);  // while it holds the lock, perhaps mid-save
+  EXPECT_EQ(exit_status(holder), -1);
+  EXPECT_EQ(exit_status(waiter), 0) << read_log(dir.path() / "short.log");
+
+  const std::string first = read_log(dir.path() / "long.log"), second = read_log(dir.path() / "short.log");
+  const auto killed = reported_saves(first), resumed = reported_saves(second);
+  ASSERT_FALSE(killed.empty()) << first;
+  const std::smatch match = [&] {
+    std::smatch found;
+    std::regex_search(second, found, std::regex(R"(resuming from epoch (\d+))"));
+    return found;
+  }();
+  ASSERT_FALSE(match.empty()) << second;
+  const std::int64_t from = std::stoll(match[1]);
+  EXPECT_GE(from, killed.rbegin()->first) << "it resumed from at least the last epoch reported saved";
+  EXPECT_EQ(resumed.size(), 2U) << second;
+  std::map<std::int64_t, std::string> all = killed;
+  all.insert(resumed.begin(), resumed.end());
+  EXPECT_EQ(expect_every_reported_save_kept(store.directory(), all), from + 2);
+}
+
+TEST(TrainProgramLock, JobsStartedTogetherWithWaitTakeTurnsAndLoseNoEpoch) {
+  const TempDir dir;
+  write_config(dir.path() / "job.json", small_config("weights", 2));
+  std::vector<pid_t> jobs;
+  for (int job = 0; job < 3; ++job)
+    jobs.push_back(
+        start_train(dir.path() / "job.json", dir.path() / ("job" + std::to_string(job) + ".log"), "--wait"));
+  std::map<std::int64_t, std::string> all;
+  for (std::size_t job = 0; job < jobs.size(); ++job)
+    EXPECT_EQ(exit_status(jobs[job]), 0) << read_log(dir.path() / ("job" + std::to_string(job) + ".log"));
+  for (std::size_t job = 0; job < jobs.size(); ++job) {
+    const std::string log = read_log(dir.path() / ("job" + std::to_string(job) + ".log"));
+    const auto reported = reported_saves(log);
+    EXPECT_EQ(reported.size(), 2U) << log;
+    for (const auto& [epoch, loss] : reported)
+      EXPECT_TRUE(all.emplace(epoch, loss).second) << "epoch " << epoch << " was saved by two jobs";
+  }
+  EXPECT_EQ(all.size(), 6U);
+  EXPECT_EQ(expect_every_reported_save_kept(dir.path() / "weights", all), 6);
 }
 
 }  // namespace training_job_test

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "command.hpp"
 #include "program.hpp"
@@ -46,15 +47,18 @@ class InterruptHandler {
   struct sigaction previous_term_ {};
 };
 
-constexpr std::string_view train_usage = R"(usage: torchsystem train CONFIG [--plugin PATH]...
+constexpr std::string_view train_usage = R"(usage: torchsystem train CONFIG [--wait] [--plugin PATH]...
 
 Trains the model CONFIG names, saving a checkpoint under the model's identity
 (<store>/<name>-<hash>.pth, in torch.save's format) after every epoch; run again, it resumes from the
 last saved epoch and trains `epochs` more. Ctrl-C stops at the next batch, losing only the epoch in
 progress. CONFIG's "plugins" (names or paths relative to CONFIG) are loaded before the model is built.
-See docs/training.md.
+One job trains an identity at a time: the job holds <store>/<name>-<hash>.lock until it ends, and a
+second one fails at once, naming the holder. See docs/training.md.
 
 Options:
+  --wait          when another job trains the same identity, wait for it to end, then resume from
+                  what it saved (Ctrl-C ends the wait)
   --plugin PATH   load a plugin first (see `torchsystem list --help`); may be repeated
   -h, --help      print this help
 
@@ -74,12 +78,22 @@ int train_command(std::span<const std::string_view> arguments) {
       return exit_ok;
     }
   }
-  if (arguments.size() != 1 || (arguments[0].size() > 1 && arguments[0].front() == '-'))
+  bool wait = false;
+  std::vector<std::string_view> positional;
+  for (const auto argument : arguments) {
+    if (argument == "--wait") {
+      wait = true;
+    } else {
+      positional.push_back(argument);
+    }
+  }
+  if (positional.size() != 1 || (positional[0].size() > 1 && positional[0].front() == '-'))
     throw UsageError("train takes one CONFIG file");
-  const InputFile input = open_input(arguments[0]);
-  const std::filesystem::path path(arguments[0]);
-  const TrainingConfig config =
+  const InputFile input = open_input(positional[0]);
+  const std::filesystem::path path(positional[0]);
+  TrainingConfig config =
       TrainingConfig::from_json(parse_json(read_all(input)), std::filesystem::absolute(path).parent_path());
+  config.wait_for_lock = wait;
   load_plugins(config.plugins, plugin_search(config.base));
 
   const InterruptHandler handler;

@@ -14,6 +14,10 @@
 // (the same names and arguments, not only the same hash). Names become path components only after
 // validation. Every failure is a CheckpointError naming the file; a damaged file is never overwritten
 // or deleted by a load.
+//
+// At scale: one job writes an identity at a time (try_lock, an flock on `<name>-<hash>.lock` held until
+// the job ends); a save never goes back to a lower epoch; list() reads each archive's central directory
+// and metadata only, verify() every byte; clean_temporaries() removes what killed saves left.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -25,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "torchsystem/error.hpp"
@@ -54,6 +59,32 @@ struct CheckpointInfo {
   std::filesystem::path path;                ///< the archive (<directory>/<name>-<hash>.pt)
 };
 
+/// How much of each archive list() reads.
+enum class CheckpointCheck {
+  metadata,  ///< the zip central directory and the pickle (with its CRC-32): not the tensors' bytes
+  full,      ///< every record to its end, every CRC-32 checked, as load() does
+};
+
+/// An exclusive lock on one identity of a store, held while the object lives. The kernel releases it
+/// when the process ends in any way (SIGKILL included), so a crashed job never leaves its identity held.
+class IdentityLock {
+ public:
+  IdentityLock(IdentityLock&& other) noexcept;
+  IdentityLock& operator=(IdentityLock&& other) noexcept;
+  IdentityLock(const IdentityLock&) = delete;
+  IdentityLock& operator=(const IdentityLock&) = delete;
+  ~IdentityLock();
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  friend class CheckpointStore;
+  IdentityLock(int fd, std::filesystem::path path) noexcept : fd_(fd), path_(std::move(path)) {}
+
+  int fd_ = -1;
+  std::filesystem::path path_;
+};
+
 class CheckpointStore {
  public:
   /// A store on `directory`, created (with its parents) on the first save if it does not exist.
@@ -65,8 +96,20 @@ class CheckpointStore {
   /// name component: empty, `.` or `..`, or holding anything but ASCII letters, digits, `_`, `-`, `.`.
   std::filesystem::path path_for(std::string_view name, std::string_view hash) const;
 
+  /// The lock file of an identity, beside its archive: `<directory>/<name>-<hash>.lock`.
+  std::filesystem::path lock_path_for(std::string_view name, std::string_view hash) const;
+
+  /// Takes the identity's lock without waiting (creating the directory if needed) and writes the
+  /// holder (pid, host, start time) into the lock file; nullopt when another process holds it.
+  std::optional<IdentityLock> try_lock(std::string_view name, std::string_view hash) const;
+
+  /// Who holds the identity's lock, as its holder wrote it: `pid 1234 on host gpu-1 since
+  /// 2026-12-04T07:00:00Z`, or a note that it is unknown.
+  std::string lock_holder(std::string_view name, std::string_view hash) const;
+
   /// Saves the aggregate after `epoch` completed epochs under the model's identity, atomically;
   /// `extra` (any JSON, such as the loss history) is kept in the metadata. Returns what was saved.
+  /// A checkpoint of a higher epoch already there is never replaced: that is a CheckpointError.
   CheckpointInfo save(const TrainingAggregate& aggregate, std::int64_t epoch,
                       const Json& extra = Json::object()) const;
 
@@ -75,14 +118,23 @@ class CheckpointStore {
   /// when the file cannot be read or its metadata differ from the aggregate's.
   std::optional<CheckpointInfo> load(const TrainingAggregate& aggregate) const;
 
-  /// Describes the checkpoint at `path` (an archive) from the metadata inside it.
-  static CheckpointInfo inspect(const std::filesystem::path& path);
+  /// Describes the checkpoint at `path` (an archive) from the metadata inside it, after reading and
+  /// checking every record (`check` full) or its central directory and metadata only.
+  static CheckpointInfo inspect(const std::filesystem::path& path,
+                                CheckpointCheck check = CheckpointCheck::full);
 
   /// Every checkpoint in the store, sorted by name then hash. Files that are not checkpoints (and
   /// temporary files of a save in progress) are skipped; a damaged checkpoint is a CheckpointError
-  /// unless `skip_damaged`, which leaves it out and adds its error to `damaged`.
-  std::vector<CheckpointInfo> list(bool skip_damaged = false,
-                                   std::vector<std::string>* damaged = nullptr) const;
+  /// unless `skip_damaged`, which leaves it out and adds its error to `damaged`. By default only the
+  /// metadata are read: damage inside the tensors' bytes is found by `CheckpointCheck::full` (and by
+  /// every load).
+  std::vector<CheckpointInfo> list(bool skip_damaged = false, std::vector<std::string>* damaged = nullptr,
+                                   CheckpointCheck check = CheckpointCheck::metadata) const;
+
+  /// Removes the temporary files (`.tmp-<pid>-*`) of saves whose process is gone; returns their paths.
+  /// A file is removed only when no process holds its lock and its pid is not running on this host,
+  /// so a save in progress is never touched.
+  std::vector<std::filesystem::path> clean_temporaries() const;
 
  private:
   std::filesystem::path directory_;

@@ -1,6 +1,6 @@
 // The training job: one JSON configuration builds a model, a loss and an optimizer by name, trains them
-// on a data set (datasets.hpp), saves a checkpoint under the model's identity after every epoch and, run again,
-// resumes from the last saved epoch.
+// on a data set (datasets.hpp), saves a checkpoint under the model's identity after every epoch and, run
+// again, resumes from the last saved epoch.
 //
 //   {"model": {"name": "MLP", "arguments": {...}}, "criterion": {"name": "CrossEntropyLoss"},
 //    "optimizer": {"name": "Adam", "arguments": {"lr": 0.001}},
@@ -11,7 +11,8 @@
 // the same configuration resumes and trains 4 to 6. A changed model hyperparameter is another identity,
 // so it starts fresh; a checkpoint of the same model saved with another loss or optimizer is refused
 // (CheckpointError), never overwritten. Each epoch's shuffling and dropout are seeded from `seed` and
-// the epoch number, so a resumed run continues exactly as an uninterrupted one would.
+// the epoch number, so a resumed run continues exactly as an uninterrupted one would. A job holds its
+// identity's lock in the store from before it loads until it ends: two jobs never write one identity.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -47,6 +48,10 @@ struct TrainingConfig {
   std::vector<std::string> plugins;
   /// The directory relative paths in the configuration are taken from (its file's directory).
   std::filesystem::path base;
+  /// When another job holds the identity's lock in the store: false fails at once (CheckpointError
+  /// naming the identity and the holder), true waits for it and then resumes from what it saved. Not a
+  /// key of the JSON configuration: `torchsystem train --wait` sets it.
+  bool wait_for_lock = false;
 
   /// Reads and checks a configuration; every fault is an ArgumentError with its path (`config.epochs`).
   /// A relative `store` is taken relative to `base` (the configuration file's directory).
@@ -78,7 +83,8 @@ struct TrainingReport {
 /// Runs the job. `models` builds the model (include torch_catalog().modules in it for nested built-in
 /// types); the loss and optimizer come from the catalog. Progress and one line per epoch go to `out`;
 /// `progress_in_place` redraws the progress line with '\r' (for a terminal) instead of printing at each
-/// quarter of an epoch. Setting `*stop` ends the run at the next batch, without saving that epoch.
+/// quarter of an epoch. Setting `*stop` ends the run at the next batch, without saving that epoch (or
+/// the wait for the identity's lock).
 TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
                      std::ostream& out, const std::atomic<bool>* stop = nullptr,
                      bool progress_in_place = false);
