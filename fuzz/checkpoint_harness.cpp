@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -124,12 +125,25 @@ namespace {
 void fuzz_checkpoint_at(const CheckpointStore& store, const Aggregate& aggregate, const fs::path& path,
                         const std::string& bytes) {
   write_file(path, bytes);
+  // The metadata-only reading (what list() does) checks a subset of what the full one checks: when the
+  // full one accepts a file, it must too, and describe it alike.
+  std::optional<CheckpointInfo> full;
   try {
-    const CheckpointInfo info = CheckpointStore::inspect(path);
-    check(info.path == path && info.size == bytes.size(), "inspect describes another file");
-    report("inspect", "epoch " + std::to_string(info.epoch));
+    full = CheckpointStore::inspect(path);
+    check(full->path == path && full->size == bytes.size(), "inspect describes another file");
+    report("inspect", "epoch " + std::to_string(full->epoch));
   } catch (const CheckpointError& e) {
     check_refusal(e, path, "inspect");
+  }
+  try {
+    const CheckpointInfo info = CheckpointStore::inspect(path, CheckpointCheck::metadata);
+    check(!full || (info.name == full->name && info.hash == full->hash && info.epoch == full->epoch &&
+                    dumps(info.metadata) == dumps(full->metadata)),
+          "the metadata-only inspect describes the file otherwise than the full one");
+  } catch (const CheckpointError& e) {
+    check(!full.has_value(),
+          std::string("the metadata-only inspect refuses what the full one accepts: ") + e.what());
+    check_refusal(e, path, "inspect (metadata)");
   }
   try {
     store.list();
