@@ -243,6 +243,45 @@ TEST(TrainingJob, StopLosesOnlyTheEpochInProgress) {
   EXPECT_EQ(ts::CheckpointStore(dir.path()).list().at(0).epoch, 1);
 }
 
+// flock locks of two open files conflict even within one process, so the test holds the lock itself.
+TEST(TrainingJob, AHeldIdentityFailsAtOnceOrIsWaitedFor) {
+  const TempDir dir;
+  run(small_config(dir.path(), 1));
+  const ts::CheckpointStore store(dir.path());
+  const ts::CheckpointInfo first = store.list().at(0);
+  auto held = store.try_lock(first.name, first.hash);
+  ASSERT_TRUE(held.has_value());
+
+  const std::string refused = torch_test::test_message([&] { run(small_config(dir.path(), 1)); });
+  EXPECT_NE(refused.find("another job is training " + first.name + "-" + first.hash + " in this store (pid " +
+                         std::to_string(getpid()) + " on host "),
+            std::string::npos)
+      << refused;
+  EXPECT_EQ(store.list().at(0).epoch, 1) << "nothing was trained";
+
+  auto waiting = ts::TrainingConfig::from_json(small_config(dir.path(), 2));
+  waiting.wait_for_lock = true;
+  const std::atomic<bool> stop{true};
+  std::ostringstream out;
+  const auto stopped = ts::train(waiting, models(), out, &stop);
+  EXPECT_TRUE(stopped.interrupted);
+  EXPECT_TRUE(stopped.history.empty());
+  EXPECT_NE(out.str().find("waiting for the job training " + first.name + "-" + first.hash),
+            std::string::npos)
+      << out.str();
+
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held.reset();
+  });
+  std::ostringstream resumed_out;
+  const auto resumed = ts::train(waiting, models(), resumed_out);
+  release.join();
+  EXPECT_FALSE(resumed.interrupted);
+  EXPECT_EQ(resumed.resumed_from, 1) << resumed_out.str();
+  EXPECT_EQ(store.list().at(0).epoch, 3);
+}
+
 }  // namespace training_job_test
 
 // ---------------------------------------------------------------------------------------------------
