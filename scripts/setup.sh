@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${TORCHSYSTEM_BUILD_DIR:-$root/build}"
 # shellcheck disable=SC2206 # the extra packages are split on spaces on purpose
-packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libzip-dev zlib1g-dev libopenblas0-pthread dataset-fashion-mnist python3-torch chromium ${TORCHSYSTEM_EXTRA_PACKAGES:-})
+packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libboost-dev libgloo-dev libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libzip-dev zlib1g-dev libopenblas0-pthread dataset-fashion-mnist python3-torch chromium ${TORCHSYSTEM_EXTRA_PACKAGES:-})
 source "$root/scripts/packages.sh"
 install_missing_packages setup "${packages[@]}"
 

@@ -12,7 +12,8 @@
 //   │   └── UnknownNameError  a name no registry entry has, at any depth; lists the close names
 //   ├── CheckpointError    a checkpoint that cannot be saved, read, or does not match what is asked
 //   ├── DataError          a data set file that is missing, truncated or not of its format
-//   └── PluginError        a plugin library that cannot be found, loaded or registered
+//   ├── PluginError        a plugin library that cannot be found, loaded or registered
+//   └── DistributedError   a process group that cannot form, or a rank that died or stopped answering
 #pragma once
 
 #include <exception>
@@ -121,6 +122,20 @@ class PluginError : public Error {
 
  private:
   std::string path_;
+};
+
+/// A data-parallel job's process group that cannot form (a rendezvous that times out, a bad address), or
+/// a collective that failed because another rank died or stopped answering within the group's timeout.
+/// `what()` starts with `rank R of N:`, so each process's message says where it came from.
+class DistributedError : public Error {
+ public:
+  DistributedError(int rank, int world_size, const std::string& reason);
+  int rank() const noexcept { return rank_; }
+  int world_size() const noexcept { return world_size_; }
+
+ private:
+  int rank_;
+  int world_size_;
 };
 
 }  // namespace torchsystem

@@ -57,4 +57,9 @@ DataError::DataError(std::string path, const std::string& reason)
 PluginError::PluginError(std::string path, const std::string& reason)
     : Error("plugin " + path + ": " + reason), path_(std::move(path)) {}
 
+DistributedError::DistributedError(int rank, int world_size, const std::string& reason)
+    : Error("rank " + std::to_string(rank) + " of " + std::to_string(world_size) + ": " + reason),
+      rank_(rank),
+      world_size_(world_size) {}
+
 }  // namespace torchsystem

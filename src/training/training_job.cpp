@@ -24,6 +24,7 @@
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/training/distributed.hpp"
 #include "torchsystem/value_traits.hpp"
 #include "training_support.hpp"
 
@@ -137,23 +138,49 @@ struct Trainee {
   std::shared_ptr<torch::optim::Optimizer> optimizer;
 };
 
-/// Loss and accuracy over the whole test set, in inference mode, in batches of `batch` samples.
-std::pair<double, double> evaluate(Trainee& trainee, const Samples& test, std::int64_t batch) {
+/// The job's view of the other processes of a data-parallel run: none for a single process.
+struct Peers {
+  ProcessGroup* group = nullptr;
+  std::unique_ptr<GradientReducer> reducer;
+
+  int rank() const { return group ? group->rank() : 0; }
+  int size() const { return group ? group->size() : 1; }
+
+  /// This rank's rows of [from, to): shares that differ by one row at most, in rank order, so the
+  /// ranks' shards of a global batch are its rows end to end.
+  std::pair<std::int64_t, std::int64_t> shard(std::int64_t from, std::int64_t to) const {
+    const std::int64_t rows = to - from;
+    return {from + rows * rank() / size(), from + rows * (rank() + 1) / size()};
+  }
+};
+
+/// Sums over some of the test set's rows.
+struct Evaluation {
+  double loss_sum = 0;      ///< the loss's mean over each slice, weighted by the slice's size
+  std::int64_t correct = 0;
+};
+
+/// The test set's rows [from, to), in inference mode, in slices of `batch` samples.
+Evaluation evaluate(Trainee& trainee, const Samples& test, std::int64_t from, std::int64_t to,
+                    std::int64_t batch) {
   trainee.model.ptr()->eval();
   const c10::InferenceMode inference;
-  const std::int64_t samples = test.inputs.size(0);
-  double loss_sum = 0;
-  std::int64_t correct = 0;
-  for (std::int64_t from = 0; from < samples; from += batch) {
-    const std::int64_t to = std::min(samples, from + batch);
-    const torch::Tensor outputs = trainee.model.forward(test.inputs.slice(0, from, to));
-    const torch::Tensor targets = test.targets.slice(0, from, to);
-    // The loss's mean over the slice, weighted by its size: the mean over the whole set.
-    loss_sum += trainee.criterion.forward(outputs, targets).item<double>() * static_cast<double>(to - from);
-    correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
+  Evaluation sums;
+  for (std::int64_t first = from; first < to; first += batch) {
+    const std::int64_t last = std::min(to, first + batch);
+    const torch::Tensor outputs = trainee.model.forward(test.inputs.slice(0, first, last));
+    const torch::Tensor targets = test.targets.slice(0, first, last);
+    sums.loss_sum +=
+        trainee.criterion.forward(outputs, targets).item<double>() * static_cast<double>(last - first);
+    sums.correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
   }
-  return {loss_sum / static_cast<double>(samples),
-          static_cast<double>(correct) / static_cast<double>(samples)};
+  return sums;
+}
+
+/// A seed for one epoch's dropout on one rank: rank 0 draws what a single process draws, and the other
+/// ranks, which see other rows, draw other masks.
+std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t epoch, int rank) {
+  return epoch_seed(seed, epoch) ^ (static_cast<std::uint64_t>(rank) * 0xD1B54A32D192ED03ULL);
 }
 
 /// The shuffled copy of the training split, kept for the whole run. A fresh 188 MB tensor per epoch
@@ -178,15 +205,17 @@ struct ShuffleBuffers {
   }
 };
 
-/// One epoch; nullopt when `stop` was set before it finished.
+/// One epoch; nullopt when `stop` was set before it finished (on any rank).
 std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source, const TrainingConfig& config,
-                                     std::int64_t epoch, ShuffleBuffers& shuffled, std::ostream& out,
-                                     const std::atomic<bool>* stop, bool in_place) {
+                                     std::int64_t epoch, ShuffleBuffers& shuffled, Peers& peers,
+                                     std::ostream& out, const std::atomic<bool>* stop, bool in_place) {
   const auto started = std::chrono::steady_clock::now();
   const Samples data = source.training_samples(epoch);
   const std::int64_t samples = data.inputs.size(0);
   const std::int64_t batches = (samples + config.batch_size - 1) / config.batch_size;
-  torch::manual_seed(epoch_seed(config.seed, epoch));  // dropout
+  torch::manual_seed(dropout_seed(config.seed, epoch, peers.rank()));
+  // Every rank draws the same permutation: a global batch is the same rows everywhere, and each rank
+  // takes its shard of them.
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(epoch_seed(config.seed, epoch));
   // Shuffling is one permutation and one gather of the whole split: batches are then slices of one
   // contiguous tensor, with no per-sample or per-batch copying.
@@ -200,24 +229,42 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
   double loss_sum = 0;
   std::int64_t correct = 0;
   for (std::int64_t batch = 0; batch < batches; ++batch) {
-    if (stop && stop->load(std::memory_order_relaxed)) {
+    const bool stop_asked = stop && stop->load(std::memory_order_relaxed);
+    // A single process stops here; ranks stop together, after the all-reduce that tells them all.
+    if (stop_asked && !peers.group) {
       progress.finish();
       return std::nullopt;
     }
     const std::int64_t from = batch * config.batch_size, to = std::min(samples, from + config.batch_size);
-    const torch::Tensor inputs = shuffled_inputs.slice(0, from, to);
-    const torch::Tensor targets = shuffled_targets.slice(0, from, to);
+    const auto [first, last] = peers.shard(from, to);
+    const torch::Tensor inputs = shuffled_inputs.slice(0, first, last);
+    const torch::Tensor targets = shuffled_targets.slice(0, first, last);
+    const double weight = static_cast<double>(last - first) / static_cast<double>(to - from);
+    bool stop_everywhere = false;
     torch::Tensor outputs;
-    // A closure serves every optimizer: LBFGS evaluates it several times, the others once.
+    // A closure serves every optimizer: LBFGS evaluates it several times, the others once. Across
+    // ranks it returns the global batch's loss, so LBFGS's line search decides alike on every rank.
     const torch::Tensor loss = trainee.optimizer->step([&] {
       trainee.optimizer->zero_grad();
-      outputs = trainee.model.forward(inputs);
-      torch::Tensor value = trainee.criterion.forward(outputs, targets);
-      value.backward();
-      return value;
+      torch::Tensor value;
+      if (last > first) {
+        outputs = trainee.model.forward(inputs);
+        value = trainee.criterion.forward(outputs, targets);
+        value.backward();
+      }
+      if (!peers.group) return value;
+      const auto reduced = peers.reducer->reduce(
+          value, weight, stop_asked,
+          "the gradients of epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch + 1));
+      stop_everywhere = stop_everywhere || reduced.stop;
+      return reduced.loss;
     });
+    if (stop_everywhere) {
+      progress.finish();
+      return std::nullopt;
+    }
     loss_sum += loss.item<double>();
-    correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
+    if (last > first) correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
     progress.update(batch + 1, to, loss_sum / static_cast<double>(batch + 1));
   }
   progress.finish();
@@ -225,10 +272,23 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
   EpochRecord record;
   record.epoch = epoch;
   record.loss = loss_sum / static_cast<double>(batches);
-  record.accuracy = static_cast<double>(correct) / static_cast<double>(samples);
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   record.samples_per_second = static_cast<double>(samples) / record.seconds;
-  std::tie(record.test_loss, record.test_accuracy) = evaluate(trainee, source.test_samples(), 1000);
+  const Samples& test = source.test_samples();
+  const std::int64_t test_samples = test.inputs.size(0);
+  const auto [test_first, test_last] = peers.shard(0, test_samples);
+  Evaluation evaluation = evaluate(trainee, test, test_first, test_last, 1000);
+  if (peers.group) {
+    const torch::Tensor sums = torch::tensor(
+        {static_cast<double>(correct), evaluation.loss_sum, static_cast<double>(evaluation.correct)},
+        torch::kDouble);
+    peers.group->all_reduce_sum({sums}, "the metrics of epoch " + std::to_string(epoch));
+    correct = static_cast<std::int64_t>(sums[0].item<double>());
+    evaluation = {sums[1].item<double>(), static_cast<std::int64_t>(sums[2].item<double>())};
+  }
+  record.accuracy = static_cast<double>(correct) / static_cast<double>(samples);
+  record.test_loss = evaluation.loss_sum / static_cast<double>(test_samples);
+  record.test_accuracy = static_cast<double>(evaluation.correct) / static_cast<double>(test_samples);
   return record;
 }
 
@@ -400,8 +460,73 @@ EpochRecord EpochRecord::from_json(const Json& json) {
   return record;
 }
 
-TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
-                     std::ostream& out, const std::atomic<bool>* stop, bool progress_in_place) {
+namespace {
+
+constexpr const char* start_key = "torchsystem/start";
+
+/// Rank 0's identity lock and the checkpoint every rank resumes from. Rank 0 takes the lock (waiting
+/// for it with --wait) and tells the others through the rendezvous store; then every rank loads the
+/// same checkpoint and they check that they found the same epoch. nullopt when stopped while waiting.
+struct Start {
+  std::optional<IdentityLock> lock;
+  std::optional<CheckpointInfo> found;
+  bool interrupted = false;
+};
+
+Start start_ranks(const CheckpointStore& store, const TrainingAggregate& aggregate, const TrainingConfig& config,
+                  Peers& peers, std::ostream& out, const std::atomic<bool>* stop) {
+  Start start;
+  if (peers.rank() == 0) {
+    try {
+      start.lock = lock_identity(store, aggregate, config, out, stop);
+    } catch (const std::exception& error) {
+      if (peers.group) peers.group->publish(start_key, std::string("failed: ") + error.what());
+      throw;
+    }
+    start.interrupted = !start.lock;
+    if (peers.group) peers.group->publish(start_key, start.interrupted ? "interrupted" : "locked");
+  } else {
+    const auto told = peers.group->wait_for(start_key, "rank 0 to take the identity's lock", stop);
+    if (told && told->starts_with("failed: "))
+      throw DistributedError(peers.rank(), peers.size(), "rank 0 could not start: " + told->substr(8));
+    start.interrupted = !told || *told == "interrupted";
+  }
+  if (start.interrupted) return start;
+  start.found = store.load(aggregate);
+  if (!peers.group) return start;
+
+  const std::int64_t epoch = start.found ? start.found->epoch : 0;
+  const torch::Tensor rank0_epoch = torch::tensor({epoch}, torch::kLong);
+  peers.group->broadcast({rank0_epoch}, "the epoch rank 0 resumes from");
+  const std::int64_t expected = rank0_epoch.item<std::int64_t>();
+  const torch::Tensor differ = torch::tensor({epoch == expected ? 0L : 1L}, torch::kLong);
+  peers.group->all_reduce_sum({differ}, "whether the ranks found the same checkpoint");
+  if (differ.item<std::int64_t>() != 0) {
+    throw DistributedError(peers.rank(), peers.size(),
+                           std::to_string(differ.item<std::int64_t>()) + " rank(s) found another checkpoint of " +
+                               getname(aggregate.model) + "-" + gethash(aggregate.model) + " in " +
+                               store.directory().string() + " than rank 0, which resumes from epoch " +
+                               std::to_string(expected) + " (this rank found epoch " + std::to_string(epoch) +
+                               "); every rank must read the same store, a directory they share");
+  }
+  // Equal already when resumed from one file; on a fresh start this makes them equal however each
+  // rank's initialization went.
+  std::vector<torch::Tensor> state = aggregate.model->parameters();
+  for (const auto& buffer : aggregate.model->buffers()) state.push_back(buffer);
+  peers.group->broadcast(state, "the initial state");
+  return start;
+}
+
+/// A stream that drops what it is given: the output of the ranks other than 0.
+class NullStream : public std::ostream {
+ public:
+  NullStream() : std::ostream(nullptr) {}
+};
+
+TrainingReport run_job(const TrainingConfig& config, const Registry<torch::nn::Module>& models, Peers& peers,
+                       std::ostream& rank_out, const std::atomic<bool>* stop, bool progress_in_place) {
+  NullStream dropped;
+  std::ostream& out = peers.rank() == 0 ? rank_out : dropped;
   const TorchCatalog& catalog = torch_catalog();
   const std::int64_t threads = job_threads(config);
   at::set_num_threads(static_cast<int>(threads));
@@ -415,7 +540,9 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
   });
   const TrainingAggregate aggregate{trainee.model.ptr(), trainee.criterion.ptr(), trainee.optimizer};
   const DataSource task(config.data, config.seed);
-  out << "data " << task.description() << "; " << threads << (threads == 1 ? " thread" : " threads") << "\n";
+  out << "data " << task.description() << "; " << threads << (threads == 1 ? " thread" : " threads");
+  if (peers.group) out << " in each of " << peers.size() << " processes";
+  out << "\n";
   check_fits_task(trainee, task);
 
   TrainingReport report;
@@ -425,24 +552,27 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
   out << "model " << report.identity << " (" << parameter_count(*aggregate.model) << " parameters), "
       << getname(aggregate.criterion) << ", " << getname(aggregate.optimizer) << " "
       << dumps(getarguments(aggregate.optimizer)) << "\n";
-  // Held until the job ends, from before the load: the epochs it saves follow the ones it resumed from.
-  const auto lock = lock_identity(store, aggregate, config, out, stop);
-  if (!lock) {
+  // The lock is held until the job ends, from before the load: the epochs it saves follow the ones it
+  // resumed from. Only rank 0 holds it, and only rank 0 saves.
+  const Start start = start_ranks(store, aggregate, config, peers, out, stop);
+  if (start.interrupted) {
     report.interrupted = true;
     out << "interrupted while waiting for the identity's lock: nothing was trained\n";
     return report;
   }
-  if (const auto found = store.load(aggregate)) {
+  if (const auto& found = start.found) {
     report.resumed_from = found->epoch;
     report.history = saved_history(*found);
     out << "resuming from epoch " << found->epoch << " (" << found->path.string() << ")\n";
   } else {
     out << "no checkpoint of this identity in " << config.store.string() << ": starting fresh\n";
   }
+  if (peers.group)
+    peers.reducer = std::make_unique<GradientReducer>(*peers.group, aggregate.model->parameters());
 
   ShuffleBuffers shuffled;
   for (std::int64_t epoch = report.resumed_from + 1; epoch <= report.resumed_from + config.epochs; ++epoch) {
-    const auto record = run_epoch(trainee, task, config, epoch, shuffled, out, stop, progress_in_place);
+    const auto record = run_epoch(trainee, task, config, epoch, shuffled, peers, out, stop, progress_in_place);
     if (!record) {
       report.interrupted = true;
       out << "interrupted during epoch " << epoch << ": it is not saved; the checkpoint holds epoch "
@@ -450,10 +580,12 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
       break;
     }
     report.history.push_back(*record);
-    const Json extra = {{"history", history_json(report.history)},
-                        {"seed", config.seed},
-                        {"batch_size", config.batch_size},
-                        {"data", config.data.to_json()}};
+    if (peers.rank() != 0) continue;
+    Json extra = {{"history", history_json(report.history)},
+                  {"seed", config.seed},
+                  {"batch_size", config.batch_size},
+                  {"data", config.data.to_json()}};
+    if (peers.group) extra["processes"] = peers.size();
     store.save(aggregate, epoch, extra);
     out << "epoch " << epoch << "  loss " << std::fixed << std::setprecision(4) << record->loss
         << "  accuracy " << percent(record->accuracy) << "  test loss " << record->test_loss
@@ -462,6 +594,22 @@ TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Mod
         << "  saved " << report.checkpoint.filename().string() << std::endl;
   }
   return report;
+}
+
+}  // namespace
+
+TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
+                     std::ostream& out, const std::atomic<bool>* stop, bool progress_in_place) {
+  Peers alone;
+  return run_job(config, models, alone, out, stop, progress_in_place);
+}
+
+TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
+                     ProcessGroup& group, std::ostream& out, const std::atomic<bool>* stop,
+                     bool progress_in_place) {
+  Peers peers;
+  if (group.size() > 1) peers.group = &group;
+  return run_job(config, models, peers, out, stop, progress_in_place);
 }
 
 }  // namespace torchsystem

@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -11,8 +13,10 @@
 #include <vector>
 
 #include "command.hpp"
+#include "launch.hpp"
 #include "program.hpp"
 #include "torchsystem/json_reader.hpp"
+#include "torchsystem/training/distributed.hpp"
 #include "torchsystem/training/training_job.hpp"
 
 namespace torchsystem::cli {
@@ -47,27 +51,78 @@ class InterruptHandler {
   struct sigaction previous_term_ {};
 };
 
-constexpr std::string_view train_usage = R"(usage: torchsystem train CONFIG [--wait] [--plugin PATH]...
+constexpr std::string_view train_usage = R"(usage: torchsystem train CONFIG [--wait] [--nproc N] [--plugin PATH]...
 
 Trains the model CONFIG names, saving a checkpoint under the model's identity
 (<store>/<name>-<hash>.pth, in torch.save's format) after every epoch; run again, it resumes from the
 last saved epoch and trains `epochs` more. Ctrl-C stops at the next batch, losing only the epoch in
 progress. CONFIG's "plugins" (names or paths relative to CONFIG) are loaded before the model is built.
 One job trains an identity at a time: the job holds <store>/<name>-<hash>.lock until it ends, and a
-second one fails at once, naming the holder. See docs/training.md.
+second one fails at once, naming the holder.
+
+Data parallel: launched as torchrun launches workers (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+MASTER_PORT in the environment), each process trains on its shard of every batch over LibTorch's
+Gloo process group; rank 0 holds the lock, saves and prints. --nproc N starts N such workers here.
+TORCHSYSTEM_DIST_TIMEOUT (seconds, default 300) bounds every wait on another rank. See docs/training.md.
 
 Options:
   --wait          when another job trains the same identity, wait for it to end, then resume from
                   what it saved (Ctrl-C ends the wait)
+  --nproc N       train with N local processes (1 to 64), each with its share of every batch
   --plugin PATH   load a plugin first (see `torchsystem list --help`); may be repeated
   -h, --help      print this help
 
 Exit status: 0 when done, 1 for a bad configuration, plugin or checkpoint, 2 for a bad command line,
-130 when interrupted.
+3 when a rank failed or stopped answering, 130 when interrupted.
 
-Example:
+Examples:
   $ torchsystem train examples/configs/seed.json
+  $ torchsystem train examples/configs/seed.json --nproc 2
 )";
+
+constexpr int exit_rank_failed = 3;
+
+/// `--nproc N`'s value: 1 to 64.
+int process_count(std::string_view text) {
+  int value = 0;
+  for (const char digit : text) {
+    if (digit < '0' || digit > '9' || value > 64) throw UsageError("--nproc takes a count from 1 to 64");
+    value = value * 10 + (digit - '0');
+  }
+  if (text.empty() || value < 1 || value > 64) throw UsageError("--nproc takes a count from 1 to 64");
+  return value;
+}
+
+/// Trains as one rank of the job the environment describes, or as the only process.
+int run_training(const TrainingConfig& config) {
+  const InterruptHandler handler;
+  const bool in_place = isatty(STDOUT_FILENO) != 0;
+  const auto options = DistributedOptions::from_environment();
+  if (!options || options->world_size == 1) {
+    const TrainingReport report = train(config, program_models(), std::cout, &interrupted, in_place);
+    if (report.interrupted) return 130;
+    std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << "\n";
+    return exit_ok;
+  }
+  try {
+    ProcessGroup group(*options);
+    const TrainingReport report = train(config, program_models(), group, std::cout, &interrupted, in_place);
+    if (report.interrupted) return 130;
+    if (options->rank == 0) {
+      std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << " ("
+                << options->world_size << " processes)\n";
+    }
+    return exit_ok;
+  } catch (const DistributedError& error) {
+    std::fprintf(stderr, "torchsystem: %s\n", error.what());
+    return exit_rank_failed;
+  } catch (const std::exception& error) {
+    // Every rank meets a bad configuration alike: rank 0 says it, the others say where they stopped.
+    if (options->rank == 0) throw;
+    std::fprintf(stderr, "torchsystem: rank %d of %d: %s\n", options->rank, options->world_size, error.what());
+    return exit_bad_data;
+  }
+}
 
 }  // namespace
 
@@ -79,10 +134,17 @@ int train_command(std::span<const std::string_view> arguments) {
     }
   }
   bool wait = false;
+  int processes = 0;
   std::vector<std::string_view> positional;
-  for (const auto argument : arguments) {
+  for (std::size_t index = 0; index < arguments.size(); ++index) {
+    const std::string_view argument = arguments[index];
     if (argument == "--wait") {
       wait = true;
+    } else if (argument == "--nproc") {
+      if (index + 1 == arguments.size()) throw UsageError("--nproc needs a count");
+      processes = process_count(arguments[++index]);
+    } else if (argument.starts_with("--nproc=")) {
+      processes = process_count(argument.substr(8));
     } else {
       positional.push_back(argument);
     }
@@ -95,13 +157,11 @@ int train_command(std::span<const std::string_view> arguments) {
       TrainingConfig::from_json(parse_json(read_all(input)), std::filesystem::absolute(path).parent_path());
   config.wait_for_lock = wait;
   load_plugins(config.plugins, plugin_search(config.base));
-
-  const InterruptHandler handler;
-  const TrainingReport report =
-      train(config, program_models(), std::cout, &interrupted, isatty(STDOUT_FILENO) != 0);
-  if (report.interrupted) return 130;
-  std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << "\n";
-  return exit_ok;
+  if (processes == 0) return run_training(config);
+  // The configuration and its plugins were checked above, once, before any worker starts.
+  if (std::getenv("WORLD_SIZE") != nullptr)
+    throw UsageError("--nproc starts workers itself; this process is already one (WORLD_SIZE is set)");
+  return launch_workers(processes);
 }
 
 }  // namespace torchsystem::cli

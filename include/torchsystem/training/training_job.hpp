@@ -13,6 +13,11 @@
 // (CheckpointError), never overwritten. Each epoch's shuffling and dropout are seeded from `seed` and
 // the epoch number, so a resumed run continues exactly as an uninterrupted one would. A job holds its
 // identity's lock in the store from before it loads until it ends: two jobs never write one identity.
+//
+// Data parallel (distributed.hpp): given a ProcessGroup, each process trains on its shard of every
+// global batch of `batch_size` rows, with gradients summed across processes before each step, so N
+// processes follow the curve one process would, up to rounding. Rank 0 alone holds the lock, saves and
+// writes to `out`; every rank resumes from the same checkpoint.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -87,6 +92,15 @@ struct TrainingReport {
 /// the wait for the identity's lock).
 TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
                      std::ostream& out, const std::atomic<bool>* stop = nullptr,
+                     bool progress_in_place = false);
+
+class ProcessGroup;
+
+/// Runs the job as one rank of `group`; every rank calls it with the same configuration. `*stop` on
+/// any rank stops every rank at the same batch. A rank that dies or stops answering makes the others
+/// throw DistributedError within the group's timeout; the last saved epoch stays intact.
+TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
+                     ProcessGroup& group, std::ostream& out, const std::atomic<bool>* stop = nullptr,
                      bool progress_in_place = false);
 
 }  // namespace torchsystem
