@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "torchsystem/error.hpp"
-#include "torchsystem/json.hpp"
 #include "torchsystem/identity.hpp"
+#include "torchsystem/json.hpp"
 #include "torchsystem/json_reader.hpp"
 
 namespace torchsystem {
@@ -74,8 +74,8 @@ std::optional<DistributedOptions> DistributedOptions::from_environment() {
   if (!world) return std::nullopt;
   DistributedOptions options;
   options.world_size = static_cast<int>(integer("WORLD_SIZE", *world, 1, 65536));
-  options.rank = static_cast<int>(integer("RANK", required("RANK", "this process's rank, from 0"), 0,
-                                          options.world_size - 1));
+  options.rank = static_cast<int>(
+      integer("RANK", required("RANK", "this process's rank, from 0"), 0, options.world_size - 1));
   const auto local = environment("LOCAL_RANK");
   options.local_rank =
       local ? static_cast<int>(integer("LOCAL_RANK", *local, 0, options.world_size - 1)) : options.rank;
@@ -122,9 +122,9 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options) : state_(std::make
   state_->options = options;
   const auto fail_to_join = [&](const std::exception& error) {
     throw DistributedError(options.rank, options.world_size,
-                           "cannot join the process group of " + std::to_string(options.world_size) +
-                               " at " + options.master_addr + ":" + std::to_string(options.master_port) +
-                               " within " + seconds_text(options.timeout) + ": " + message_of(error));
+                           "cannot join the process group of " + std::to_string(options.world_size) + " at " +
+                               options.master_addr + ":" + std::to_string(options.master_port) + " within " +
+                               seconds_text(options.timeout) + ": " + message_of(error));
   };
   try {
     c10d::TCPStoreOptions store;

@@ -156,7 +156,7 @@ struct Peers {
 
 /// Sums over some of the test set's rows.
 struct Evaluation {
-  double loss_sum = 0;      ///< the loss's mean over each slice, weighted by the slice's size
+  double loss_sum = 0;  ///< the loss's mean over each slice, weighted by the slice's size
   std::int64_t correct = 0;
 };
 
@@ -473,8 +473,9 @@ struct Start {
   bool interrupted = false;
 };
 
-Start start_ranks(const CheckpointStore& store, const TrainingAggregate& aggregate, const TrainingConfig& config,
-                  Peers& peers, std::ostream& out, const std::atomic<bool>* stop) {
+Start start_ranks(const CheckpointStore& store, const TrainingAggregate& aggregate,
+                  const TrainingConfig& config, Peers& peers, std::ostream& out,
+                  const std::atomic<bool>* stop) {
   Start start;
   if (peers.rank() == 0) {
     try {
@@ -503,10 +504,11 @@ Start start_ranks(const CheckpointStore& store, const TrainingAggregate& aggrega
   peers.group->all_reduce_sum({differ}, "whether the ranks found the same checkpoint");
   if (differ.item<std::int64_t>() != 0) {
     throw DistributedError(peers.rank(), peers.size(),
-                           std::to_string(differ.item<std::int64_t>()) + " rank(s) found another checkpoint of " +
-                               getname(aggregate.model) + "-" + gethash(aggregate.model) + " in " +
-                               store.directory().string() + " than rank 0, which resumes from epoch " +
-                               std::to_string(expected) + " (this rank found epoch " + std::to_string(epoch) +
+                           std::to_string(differ.item<std::int64_t>()) +
+                               " rank(s) found another checkpoint of " + getname(aggregate.model) + "-" +
+                               gethash(aggregate.model) + " in " + store.directory().string() +
+                               " than rank 0, which resumes from epoch " + std::to_string(expected) +
+                               " (this rank found epoch " + std::to_string(epoch) +
                                "); every rank must read the same store, a directory they share");
   }
   // Equal already when resumed from one file; on a fresh start this makes them equal however each
@@ -572,7 +574,8 @@ TrainingReport run_job(const TrainingConfig& config, const Registry<torch::nn::M
 
   ShuffleBuffers shuffled;
   for (std::int64_t epoch = report.resumed_from + 1; epoch <= report.resumed_from + config.epochs; ++epoch) {
-    const auto record = run_epoch(trainee, task, config, epoch, shuffled, peers, out, stop, progress_in_place);
+    const auto record =
+        run_epoch(trainee, task, config, epoch, shuffled, peers, out, stop, progress_in_place);
     if (!record) {
       report.interrupted = true;
       out << "interrupted during epoch " << epoch << ": it is not saved; the checkpoint holds epoch "

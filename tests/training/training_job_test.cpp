@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "example_output.hpp"
+#include "job_support.hpp"
 #include "temp_dir.hpp"
 #include "torch_test_support.hpp"
 
@@ -35,30 +36,10 @@ namespace training_job_test {
 
 namespace ts = torchsystem;
 
-const ts::Registry<torch::nn::Module>& models() {
-  static const auto* registry = [] {
-    auto* built = new ts::Registry<torch::nn::Module>("models");
-    seed::register_seed_models(*built);
-    built->include(ts::torch_catalog().modules);
-    return built;
-  }();
-  return *registry;
-}
-
+using job_support::models;
+using job_support::small_config;
+using job_support::write_config;
 using test_files::TempDir;
-
-/// A small job: a 32-input MLP on 600 samples, fast enough for a unit test.
-ts::Json small_config(const std::filesystem::path& store, std::int64_t epochs, double dropout = 0.1) {
-  return ts::parse_json(R"({
-    "model": {"name": "MLP", "arguments": {"input_size": 32, "hidden_size": 16, "output_size": 4,
-                                             "dropout": )" +
-                        std::to_string(dropout) + R"(, "activation": "ReLU"}},
-    "criterion": {"name": "CrossEntropyLoss"},
-    "optimizer": {"name": "Adam", "arguments": {"lr": 0.01}},
-    "epochs": )" + std::to_string(epochs) +
-                        R"(, "batch_size": 32, "seed": 7, "store": ")" + store.string() + R"(",
-    "data": {"features": 32, "classes": 4, "train_samples": 600, "test_samples": 200, "separation": 0.5}})");
-}
 
 ts::TrainingReport run(const ts::Json& config, std::string* output = nullptr,
                        const std::atomic<bool>* stop = nullptr) {
@@ -289,12 +270,6 @@ TEST(TrainingJob, AHeldIdentityFailsAtOnceOrIsWaitedFor) {
 
 namespace training_job_test {
 
-/// Writes `config` for the program, which knows the seed's models through their plugin.
-void write_config(const std::filesystem::path& path, ts::Json config) {
-  config["plugins"] = ts::Json::array({"seed"});
-  std::ofstream(path) << ts::dumps(config);
-}
-
 TEST(TrainProgram, TheExampleConfigurationIsTheSeedsIdentity) {
   std::ifstream file(std::filesystem::path(TORCHSYSTEM_EXAMPLES) / "configs" / "seed.json");
   std::ostringstream text;
@@ -385,38 +360,10 @@ TEST(TrainProgram, InterruptLosesAtMostTheEpochInProgress) {
 
 // --- One writer per identity, with real processes -------------------------------------------------------
 
-/// Starts `torchsystem train CONFIG [extra]` with its standard output and error in `log`.
-pid_t start_train(const std::filesystem::path& config, const std::filesystem::path& log,
-                  const char* extra = nullptr) {
-  const pid_t child = fork();
-  if (child == 0) {
-    if (!freopen(log.c_str(), "w", stdout) || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(126);
-    execl(TORCHSYSTEM_CLI, "torchsystem", "train", config.c_str(), extra, static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return child;
-}
-
-std::string read_log(const std::filesystem::path& log) {
-  std::ifstream in(log);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-/// Waits until `ready` holds, at most a minute.
-bool wait_until(const std::function<bool()>& ready) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!ready()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
-int exit_status(pid_t child) {
-  int status = 0;
-  if (waitpid(child, &status, 0) != child) return -2;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using job_support::exit_status;
+using job_support::read_log;
+using job_support::start_train;
+using job_support::wait_until;
 
 /// The epochs a job's output reports as saved, with their loss as printed ("epoch 3  loss 0.6931 ...").
 std::map<std::int64_t, std::string> reported_saves(const std::string& output) {
@@ -490,7 +437,7 @@ TEST(TrainProgramLock, AWaitingJobResumesFromWhatAKilledHolderSaved) {
   const pid_t holder = start_train(dir.path() / "long.json", dir.path() / "long.log");
   const ts::CheckpointStore store(dir.path() / "weights");
   ASSERT_TRUE(wait_until([&] { return !store.list(true).empty(); })) << read_log(dir.path() / "long.log");
-  const pid_t waiter = start_train(dir.path() / "short.json", dir.path() / "short.log", "--wait");
+  const pid_t waiter = start_train(dir.path() / "short.json", dir.path() / "short.log", {"--wait"});
   ASSERT_TRUE(wait_until([&] {
     return read_log(dir.path() / "short.log").find("waiting for the job training") != std::string::npos;
   })) << read_log(dir.path() / "short.log");
@@ -521,8 +468,8 @@ TEST(TrainProgramLock, JobsStartedTogetherWithWaitTakeTurnsAndLoseNoEpoch) {
   write_config(dir.path() / "job.json", small_config("weights", 2));
   std::vector<pid_t> jobs;
   for (int job = 0; job < 3; ++job)
-    jobs.push_back(
-        start_train(dir.path() / "job.json", dir.path() / ("job" + std::to_string(job) + ".log"), "--wait"));
+    jobs.push_back(start_train(dir.path() / "job.json", dir.path() / ("job" + std::to_string(job) + ".log"),
+                               {"--wait"}));
   std::map<std::int64_t, std::string> all;
   for (std::size_t job = 0; job < jobs.size(); ++job)
     EXPECT_EQ(exit_status(jobs[job]), 0) << read_log(dir.path() / ("job" + std::to_string(job) + ".log"));

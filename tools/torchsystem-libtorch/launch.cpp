@@ -74,8 +74,8 @@ struct Worker {
 };
 
 /// In the child: the environment of its rank, then this program again.
-[[noreturn]] void become_worker(const std::vector<std::string>& arguments, int rank, int processes,
-                                int port, pid_t launcher, const sigset_t& unblocked) {
+[[noreturn]] void become_worker(const std::vector<std::string>& arguments, int rank, int processes, int port,
+                                pid_t launcher, const sigset_t& unblocked) {
   // Killed with the launcher, so that a killed launcher leaves no workers training behind it.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != launcher) _exit(1);
@@ -142,8 +142,8 @@ int launch_workers(int processes) {
     workers.push_back({pid, rank, std::nullopt});
   }
 
-  const auto timeout = std::chrono::duration_cast<std::chrono::seconds>(
-      DistributedOptions::timeout_from_environment());
+  const auto timeout =
+      std::chrono::duration_cast<std::chrono::seconds>(DistributedOptions::timeout_from_environment());
   std::optional<int> first_failure;
   bool interrupted = false;
   std::time_t deadline = 0;  // when the ranks still running are killed; 0: none

@@ -2,9 +2,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <span>
@@ -51,7 +51,8 @@ class InterruptHandler {
   struct sigaction previous_term_ {};
 };
 
-constexpr std::string_view train_usage = R"(usage: torchsystem train CONFIG [--wait] [--nproc N] [--plugin PATH]...
+constexpr std::string_view train_usage =
+    R"(usage: torchsystem train CONFIG [--wait] [--nproc N] [--plugin PATH]...
 
 Trains the model CONFIG names, saving a checkpoint under the model's identity
 (<store>/<name>-<hash>.pth, in torch.save's format) after every epoch; run again, it resumes from the
@@ -119,7 +120,8 @@ int run_training(const TrainingConfig& config) {
   } catch (const std::exception& error) {
     // Every rank meets a bad configuration alike: rank 0 says it, the others say where they stopped.
     if (options->rank == 0) throw;
-    std::fprintf(stderr, "torchsystem: rank %d of %d: %s\n", options->rank, options->world_size, error.what());
+    std::fprintf(stderr, "torchsystem: rank %d of %d: %s\n", options->rank, options->world_size,
+                 error.what());
     return exit_bad_data;
   }
 }

@@ -30,9 +30,9 @@ namespace torchsystem {
 
 /// Where a process sits in a data-parallel job, with torchrun's names.
 struct DistributedOptions {
-  int rank = 0;        ///< RANK: this process's index in the job, 0 to world_size - 1
-  int world_size = 1;  ///< WORLD_SIZE: the number of processes
-  int local_rank = 0;  ///< LOCAL_RANK: this process's index on its machine
+  int rank = 0;                           ///< RANK: this process's index in the job, 0 to world_size - 1
+  int world_size = 1;                     ///< WORLD_SIZE: the number of processes
+  int local_rank = 0;                     ///< LOCAL_RANK: this process's index on its machine
   std::string master_addr = "127.0.0.1";  ///< MASTER_ADDR: where rank 0 serves the rendezvous store
   std::uint16_t master_port = 29500;      ///< MASTER_PORT
   /// How long any rank waits for the others (rendezvous, every collective) before it fails.
