@@ -275,7 +275,10 @@ GradientReducer::Result GradientReducer::reduce(const at::Tensor& loss, double w
   const std::int64_t trailer = last.numel() - 2;
   last[trailer] = loss.defined() ? loss.detach().item<double>() * weight : 0.0;
   last[trailer + 1] = stop ? 1.0 : 0.0;
+  const auto started = std::chrono::steady_clock::now();
   group_.all_reduce_sum(flats, what);
+  exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ++exchanges_;
 
   for (auto& bucket : buckets_) {
     std::int64_t offset = 0;

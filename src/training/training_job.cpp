@@ -574,6 +574,8 @@ TrainingReport run_job(const TrainingConfig& config, const Registry<torch::nn::M
 
   ShuffleBuffers shuffled;
   for (std::int64_t epoch = report.resumed_from + 1; epoch <= report.resumed_from + config.epochs; ++epoch) {
+    const double exchanged_before = peers.reducer ? peers.reducer->exchange_seconds() : 0;
+    const std::int64_t exchanges_before = peers.reducer ? peers.reducer->exchanges() : 0;
     const auto record =
         run_epoch(trainee, task, config, epoch, shuffled, peers, out, stop, progress_in_place);
     if (!record) {
@@ -593,8 +595,15 @@ TrainingReport run_job(const TrainingConfig& config, const Registry<torch::nn::M
     out << "epoch " << epoch << "  loss " << std::fixed << std::setprecision(4) << record->loss
         << "  accuracy " << percent(record->accuracy) << "  test loss " << record->test_loss
         << "  test accuracy " << percent(record->test_accuracy) << "  " << std::setprecision(1)
-        << record->seconds << " s (" << std::setprecision(0) << record->samples_per_second << " samples/s)"
-        << "  saved " << report.checkpoint.filename().string() << std::endl;
+        << record->seconds << " s (" << std::setprecision(0) << record->samples_per_second << " samples/s)";
+    if (peers.reducer) {
+      // The gradients' all-reduce per optimizer step, waiting for the slowest rank included.
+      const auto steps = std::max<std::int64_t>(1, peers.reducer->exchanges() - exchanges_before);
+      out << "  all-reduce " << std::setprecision(3)
+          << 1000 * (peers.reducer->exchange_seconds() - exchanged_before) / static_cast<double>(steps)
+          << " ms/step";
+    }
+    out << "  saved " << report.checkpoint.filename().string() << std::endl;
   }
   return report;
 }

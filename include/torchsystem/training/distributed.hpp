@@ -104,6 +104,10 @@ class GradientReducer {
 
   std::size_t buckets() const noexcept { return buckets_.size(); }
 
+  /// The time spent in the all-reduces so far (waiting for the slowest rank included), and their count.
+  double exchange_seconds() const noexcept { return exchange_seconds_; }
+  std::int64_t exchanges() const noexcept { return exchanges_; }
+
  private:
   struct Bucket {
     std::vector<std::size_t> parameters;  ///< indices into parameters_
@@ -112,6 +116,8 @@ class GradientReducer {
   ProcessGroup& group_;
   std::vector<at::Tensor> parameters_;
   std::vector<Bucket> buckets_;
+  double exchange_seconds_ = 0;
+  std::int64_t exchanges_ = 0;
 };
 
 }  // namespace torchsystem
