@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "command.hpp"
@@ -87,6 +89,13 @@ struct Worker {
   setenv("LOCAL_WORLD_SIZE", values[1].c_str(), 1);
   setenv("MASTER_ADDR", "127.0.0.1", 1);
   setenv("MASTER_PORT", values[2].c_str(), 1);
+  // The machine's cores shared out, as torchrun does for OpenMP: each worker's BLAS threads would
+  // otherwise default to every core, and N workers would oversubscribe them N times. A value the user
+  // set is kept.
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  const std::string share = std::to_string(std::max(1U, cores / static_cast<unsigned>(processes)));
+  setenv("OMP_NUM_THREADS", share.c_str(), 0);
+  setenv("OPENBLAS_NUM_THREADS", share.c_str(), 0);
   std::vector<char*> argv;
   for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
   argv.push_back(nullptr);
