@@ -207,6 +207,14 @@ void ProcessGroup::publish(const std::string& key, const std::string& value) {
   }
 }
 
+std::int64_t ProcessGroup::add(const std::string& key, std::int64_t amount) {
+  try {
+    return state_->store->add(key, amount);
+  } catch (const std::exception& error) {
+    state_->fail("\"" + key + "\" through the rendezvous store", error);
+  }
+}
+
 std::optional<std::string> ProcessGroup::wait_for(const std::string& key, std::string_view what,
                                                   const std::atomic<bool>* stop) {
   try {

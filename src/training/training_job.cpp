@@ -463,6 +463,15 @@ EpochRecord EpochRecord::from_json(const Json& json) {
 namespace {
 
 constexpr const char* start_key = "torchsystem/start";
+constexpr const char* start_read_key = "torchsystem/start-read";
+
+/// Rank 0 serves the rendezvous store: before it ends on a failure to start, it waits (within the
+/// group's timeout) until the other ranks have read why, so that they report it rather than a lost store.
+void await_start_read(ProcessGroup& group) {
+  const auto deadline = std::chrono::steady_clock::now() + group.options().timeout;
+  while (group.add(start_read_key, 0) < group.size() - 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
 
 /// Rank 0's identity lock and the checkpoint every rank resumes from. Rank 0 takes the lock (waiting
 /// for it with --wait) and tells the others through the rendezvous store; then every rank loads the
@@ -481,13 +490,17 @@ Start start_ranks(const CheckpointStore& store, const TrainingAggregate& aggrega
     try {
       start.lock = lock_identity(store, aggregate, config, out, stop);
     } catch (const std::exception& error) {
-      if (peers.group) peers.group->publish(start_key, std::string("failed: ") + error.what());
+      if (peers.group) {
+        peers.group->publish(start_key, std::string("failed: ") + error.what());
+        await_start_read(*peers.group);
+      }
       throw;
     }
     start.interrupted = !start.lock;
     if (peers.group) peers.group->publish(start_key, start.interrupted ? "interrupted" : "locked");
   } else {
     const auto told = peers.group->wait_for(start_key, "rank 0 to take the identity's lock", stop);
+    if (told) peers.group->add(start_read_key, 1);
     if (told && told->starts_with("failed: "))
       throw DistributedError(peers.rank(), peers.size(), "rank 0 could not start: " + told->substr(8));
     start.interrupted = !told || *told == "interrupted";

@@ -72,6 +72,9 @@ class ProcessGroup {
   /// Sets `key` to `value` in the rendezvous store, for every rank to read.
   void publish(const std::string& key, const std::string& value);
 
+  /// Adds `amount` to the counter `key` in the rendezvous store and returns its new value (0 reads it).
+  std::int64_t add(const std::string& key, std::int64_t amount);
+
   /// The value of `key` once some rank has published it. Polls, so that `*stop` (when given) ends the
   /// wait with nullopt; the wait is not bounded by the timeout, because what it waits for (another job's
   /// lock, for one) may take long. Fails with DistributedError when the store's server (rank 0) is gone.
