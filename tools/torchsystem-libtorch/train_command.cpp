@@ -94,10 +94,51 @@ int process_count(std::string_view text) {
   return value;
 }
 
+/// Ends a rank's process at once with `status`, its output flushed. The process group is never
+/// destroyed: c10d's teardown of a Gloo group and its store can wait forever on a peer that is gone or
+/// ending at the same moment (seen here under load, after the job had finished), and nothing is left for
+/// it to do: the checkpoint is saved and the identity's lock released before this.
+[[noreturn]] void end_rank(int status) {
+  std::cout.flush();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(status);
+}
+
+/// Trains as rank `options.rank` of a job of several processes; never returns (end_rank).
+[[noreturn]] void train_as_rank(const TrainingConfig& config, const DistributedOptions& options,
+                                bool in_place) {
+  try {
+    auto& group = *new ProcessGroup(options);  // never destroyed: see end_rank
+    const TrainingReport report = train(config, program_models(), group, std::cout, &interrupted, in_place);
+    if (report.interrupted) end_rank(130);
+    if (options.rank == 0) {
+      std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << " ("
+                << options.world_size << " processes)\n";
+    }
+    end_rank(exit_ok);
+  } catch (const DistributedError& error) {
+    std::fprintf(stderr, "torchsystem: %s\n", error.what());
+    end_rank(exit_rank_failed);
+  } catch (const std::exception& error) {
+    // Every rank meets a bad configuration alike: rank 0 says it, the others say where they stopped.
+    if (options.rank == 0) {
+      std::fprintf(stderr, "torchsystem train: %s\n", error.what());
+    } else {
+      std::fprintf(stderr, "torchsystem: rank %d of %d: %s\n", options.rank, options.world_size,
+                   error.what());
+    }
+    end_rank(exit_bad_data);
+  }
+}
+
 /// Trains as one rank of the job the environment describes, or as the only process.
 int run_training(const TrainingConfig& config) {
   const InterruptHandler handler;
   const bool in_place = isatty(STDOUT_FILENO) != 0;
+  // Into a file or a pipe, each line as it is written: a log followed as the job runs, and the lines
+  // before a crash or a kill, are not lost in a buffer.
+  if (!in_place) std::cout << std::unitbuf;
   const auto options = DistributedOptions::from_environment();
   if (!options || options->world_size == 1) {
     const TrainingReport report = train(config, program_models(), std::cout, &interrupted, in_place);
@@ -105,25 +146,7 @@ int run_training(const TrainingConfig& config) {
     std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << "\n";
     return exit_ok;
   }
-  try {
-    ProcessGroup group(*options);
-    const TrainingReport report = train(config, program_models(), group, std::cout, &interrupted, in_place);
-    if (report.interrupted) return 130;
-    if (options->rank == 0) {
-      std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << " ("
-                << options->world_size << " processes)\n";
-    }
-    return exit_ok;
-  } catch (const DistributedError& error) {
-    std::fprintf(stderr, "torchsystem: %s\n", error.what());
-    return exit_rank_failed;
-  } catch (const std::exception& error) {
-    // Every rank meets a bad configuration alike: rank 0 says it, the others say where they stopped.
-    if (options->rank == 0) throw;
-    std::fprintf(stderr, "torchsystem: rank %d of %d: %s\n", options->rank, options->world_size,
-                 error.what());
-    return exit_bad_data;
-  }
+  train_as_rank(config, *options, in_place);
 }
 
 }  // namespace
