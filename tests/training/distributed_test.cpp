@@ -354,7 +354,7 @@ void start_long_job(const TempDir& dir, std::optional<Workers>& workers, const s
   write_config(dir.path() / "long.json", small_config("weights", 100000, 0.0));
   workers.emplace(dir.path() / "long.json", timeout);
   const ts::CheckpointStore store(dir.path() / "weights");
-  ASSERT_TRUE(wait_until([&] { return !store.list(true).empty(); })) << read_log(workers->logs[0]);
+  ASSERT_TRUE(wait_until([&] { return !store.list(true).empty(); }, 120s)) << read_log(workers->logs[0]);
 }
 
 /// After rank 0 failed: the last saved epoch is intact (every byte checked), and a new run resumes from it.
@@ -387,14 +387,14 @@ TEST(TrainProgramDistributed, ARankThatDiesMakesTheOtherFailAtItsNextExchange) {
 TEST(TrainProgramDistributed, ARankThatStopsAnsweringMakesTheOtherFailAfterTheTimeout) {
   const TempDir dir;
   std::optional<Workers> workers;
-  start_long_job(dir, workers, "2");
+  start_long_job(dir, workers, "10");  // the rendezvous too: room for a slow start on a loaded machine
   ASSERT_EQ(kill(workers->pids[1], SIGSTOP), 0);  // alive, connected, silent
   const auto stopped = std::chrono::steady_clock::now();
-  const auto status = exit_status_within(workers->pids[0], 30s);
+  const auto status = exit_status_within(workers->pids[0], 60s);
   const std::string log = read_log(workers->logs[0]);
   EXPECT_EQ(status, 3) << log;
-  EXPECT_GE(std::chrono::steady_clock::now() - stopped, 1s) << "it waited for the timeout";
-  EXPECT_NE(log.find("did not answer within 2 s"), std::string::npos) << log;
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped, 8s) << "it waited for the timeout";
+  EXPECT_NE(log.find("did not answer within 10 s"), std::string::npos) << log;
   expect_resumable(dir);
 }
 
@@ -423,7 +423,7 @@ TEST(TrainProgramDistributed, TheLauncherPassesCtrlCOnAndEndsWhenAWorkerDies) {
   {
     const pid_t launcher =
         start_train(dir.path() / "long.json", dir.path() / "interrupted.log", {"--nproc", "2"});
-    ASSERT_TRUE(wait_until([&] { return !store.list(true).empty(); }))
+    ASSERT_TRUE(wait_until([&] { return !store.list(true).empty(); }, 120s))
         << read_log(dir.path() / "interrupted.log");
     EXPECT_EQ(children_of(launcher).size(), 2U);
     kill(launcher, SIGINT);
