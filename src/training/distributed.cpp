@@ -16,10 +16,13 @@
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json.hpp"
 #include "torchsystem/json_reader.hpp"
+#include "training_support.hpp"
 
 namespace torchsystem {
 
 namespace {
+
+using training_detail::message_of;
 
 std::optional<std::string> environment(const char* name) {
   const char* value = std::getenv(name);
@@ -50,13 +53,6 @@ std::int64_t integer(const char* name, const std::string& text, std::int64_t low
 
 bool is_loopback(const std::string& address) {
   return address == "localhost" || address.starts_with("127.") || address == "::1";
-}
-
-std::string message_of(const std::exception& error) {
-  // c10::Error's what() carries a C++ stack trace after the first line; the first line is the message.
-  std::string text = error.what();
-  if (const auto end = text.find('\n'); end != std::string::npos) text.resize(end);
-  return text;
 }
 
 std::string seconds_text(std::chrono::milliseconds timeout) {
