@@ -16,7 +16,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/loss.h>
 #include <torch/optim/sgd.h>
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 
 #include "torchsystem/torch.hpp"
 
@@ -33,12 +33,13 @@ int main(int argc, char** argv) {
   auto model = ts::create<torch::nn::Linear>(5000, 5000);
   auto criterion = ts::create<torch::nn::MSELoss>();
   auto optimizer = ts::create<torch::optim::SGD>(model->parameters(), "lr"_a = 0.1);
-  const ts::TrainingAggregate aggregate{model.ptr(), criterion.ptr(), optimizer};
+  const ts::Aggregate aggregate{model.ptr(), criterion.ptr(), optimizer};
   std::vector<double> saves, loads;
   ts::CheckpointInfo info;
   for (int repeat = 0; repeat < repeats; ++repeat) {
     const auto started = std::chrono::steady_clock::now();
-    info = store.save(aggregate, repeat + 1);
+    aggregate.set_epoch(repeat + 1);
+    info = store.save(aggregate);
     const auto saved = std::chrono::steady_clock::now();
     store.load(aggregate);
     const auto loaded = std::chrono::steady_clock::now();

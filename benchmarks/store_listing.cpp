@@ -18,7 +18,7 @@
 #include <string_view>
 
 #include "torchsystem/torch.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 
 namespace ts = torchsystem;
 using namespace ts::literals;
@@ -29,14 +29,14 @@ int generate(const ts::CheckpointStore& store, long count, long width) {
   auto model = ts::create<torch::nn::Linear>(width, width);
   auto criterion = ts::create<torch::nn::MSELoss>();
   auto optimizer = ts::create<torch::optim::SGD>(model->parameters(), "lr"_a = 0.1);
-  const ts::TrainingAggregate aggregate{model.ptr(), criterion.ptr(), optimizer};
+  const ts::Aggregate aggregate{model.ptr(), criterion.ptr(), optimizer, 1};
   const ts::Json extra = {
       {"history", ts::Json::array({{{"epoch", 1}, {"loss", 0.5}, {"test_accuracy", 0.8}}})}};
   for (long index = 0; index < count; ++index) {
     char hash[33];
     std::snprintf(hash, sizeof hash, "%032lx", index);
     ts::sethash(model, std::string(hash));
-    store.save(aggregate, 1, extra);
+    store.save(aggregate, extra);
   }
   return 0;
 }

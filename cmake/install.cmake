@@ -2,14 +2,14 @@
 # (docs/install.md). Included by the top-level CMakeLists.txt once every target exists.
 #
 #   cmake --install build --prefix /opt/torchsystem
-#   find_package(torchsystem 0.1 REQUIRED COMPONENTS core torch training)   # in a consumer
+#   find_package(torchsystem 0.1 REQUIRED COMPONENTS core torch checkpoint training)   # in a consumer
 #   cpack --config build/CPackConfig.cmake -G DEB
 include(CMakePackageConfigHelpers)
 
 set(TORCHSYSTEM_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/torchsystem)
 set(TORCHSYSTEM_COMPONENTS core)
 if(TORCHSYSTEM_BUILD_TORCH)
-  list(APPEND TORCHSYSTEM_COMPONENTS torch training)
+  list(APPEND TORCHSYSTEM_COMPONENTS torch checkpoint training)
 endif()
 
 # Libraries carry the project's version; the soname changes with the minor version while it is 0.x.
@@ -30,10 +30,10 @@ endforeach()
 # beside the one header that includes the whole layer.
 install(DIRECTORY include/torchsystem DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp"
-        PATTERN "torch" EXCLUDE PATTERN "training" EXCLUDE PATTERN "torch.hpp" EXCLUDE PATTERN "training.hpp" EXCLUDE
-        PATTERN "server" EXCLUDE)  # the server library is internal to the program (static), so are its headers
+        PATTERN "torch" EXCLUDE PATTERN "checkpoint" EXCLUDE PATTERN "training" EXCLUDE PATTERN "torch.hpp" EXCLUDE
+        PATTERN "checkpoint.hpp" EXCLUDE PATTERN "training.hpp" EXCLUDE)
 if(TORCHSYSTEM_BUILD_TORCH)
-  foreach(layer torch training)
+  foreach(layer torch checkpoint training)
     install(DIRECTORY include/torchsystem/${layer} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/torchsystem)
     install(FILES include/torchsystem/${layer}.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/torchsystem)
   endforeach()

@@ -25,7 +25,7 @@
 #include "fuzz_support.hpp"
 #include "seed_models.hpp"
 #include "torchsystem/torch.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "zip_crc.hpp"
 
 namespace torchsystem::fuzz {
@@ -34,23 +34,25 @@ namespace {
 namespace fs = std::filesystem;
 using namespace torchsystem::literals;
 
-struct Aggregate {
+struct Trainee {
   seed::MLP model{nullptr};
   torch::nn::CrossEntropyLoss criterion{nullptr};
   std::shared_ptr<torch::optim::Adam> optimizer;
 
-  TrainingAggregate members() const { return {model.ptr(), criterion.ptr(), optimizer}; }
+  torchsystem::Aggregate members(std::int64_t epoch = 0) const {
+    return {model.ptr(), criterion.ptr(), optimizer, epoch};
+  }
 };
 
 /// The aggregate every input is loaded into; `hidden` changes its identity.
-Aggregate make_aggregate(std::int64_t hidden = 3) {
+Trainee make_aggregate(std::int64_t hidden = 3) {
   static const bool registered = [] {
     static Registry<torch::nn::Module> registry("checkpoint fuzz models");
     seed::register_seed_models(registry);
     return true;
   }();
   (void)registered;
-  Aggregate aggregate;
+  Trainee aggregate;
   aggregate.model =
       create<seed::MLP>(2, hidden, 2, "dropout"_a = 0.0, "activation"_a = create<torch::nn::ReLU>());
   aggregate.criterion = create<torch::nn::CrossEntropyLoss>();
@@ -122,7 +124,7 @@ void check_refusal(const CheckpointError& error, const fs::path& file, std::stri
 namespace {
 
 /// The checks of one input written at `path`.
-void fuzz_checkpoint_at(const CheckpointStore& store, const Aggregate& aggregate, const fs::path& path,
+void fuzz_checkpoint_at(const CheckpointStore& store, const Trainee& aggregate, const fs::path& path,
                         const std::string& bytes) {
   write_file(path, bytes);
   // The metadata-only reading (what list() does) checks a subset of what the full one checks: when the
@@ -169,7 +171,7 @@ void fuzz_checkpoint_at(const CheckpointStore& store, const Aggregate& aggregate
 void fuzz_checkpoint(const std::uint8_t* data, std::size_t size, bool recompute_crcs) {
   static const Store store_directory;
   const CheckpointStore store(store_directory.directory());
-  const Aggregate aggregate = make_aggregate();
+  const Trainee aggregate = make_aggregate();
   const fs::path path = store.path_for(getname(aggregate.model.ptr()), gethash(aggregate.model.ptr()));
   const std::string_view raw(reinterpret_cast<const char*>(data), size);
   const std::string bytes = recompute_crcs ? with_recomputed_crcs(raw) : std::string(raw);
@@ -185,17 +187,17 @@ void write_checkpoint_seeds(const fs::path& directory) {
   fs::create_directories(directory);
   const Store scratch;
   const CheckpointStore store(scratch.directory());
-  const auto save_as = [&](const Aggregate& aggregate, std::int64_t epoch, const Json& extra,
+  const auto save_as = [&](const Trainee& aggregate, std::int64_t epoch, const Json& extra,
                            const std::string& file) {
-    const CheckpointInfo info = store.save(aggregate.members(), epoch, extra);
+    const CheckpointInfo info = store.save(aggregate.members(epoch), extra);
     fs::copy_file(info.path, directory / file, fs::copy_options::overwrite_existing);
   };
   torch::manual_seed(5);
-  Aggregate fresh = make_aggregate();
+  Trainee fresh = make_aggregate();
   save_as(fresh, 0, Json::object(), "fresh.pth");
 
   // With optimizer state: a few Adam steps on a fixed batch.
-  Aggregate trained = make_aggregate();
+  Trainee trained = make_aggregate();
   const auto input = torch::randn({4, 2});
   const auto target = torch::randint(0, 2, {4});
   for (int step = 0; step < 2; ++step) {

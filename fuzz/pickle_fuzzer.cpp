@@ -1,4 +1,4 @@
-// Fuzz target: the reader of torch.save's pickles (src/training/pickle.hpp), which reads `.pth` files
+// Fuzz target: the reader of torch.save's pickles (src/checkpoint/pickle.hpp), which reads `.pth` files
 // Python wrote. The first byte sets the size every storage record claims (0 to 255 elements of 4 bytes),
 // the rest is the pickle. pickle_load must either refuse with PickleError or give a tree whose every
 // tensor lies within its storage; to_json must refuse or succeed within its bounds; and a tree that
@@ -16,7 +16,7 @@
 namespace torchsystem::fuzz {
 namespace {
 
-namespace td = training_detail;
+namespace td = checkpoint_detail;
 
 /// Each node once: a pickle can share containers and make cycles.
 void check_tensors(const td::PyTree& tree, const td::PyNode* node,

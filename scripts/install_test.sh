@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The install, tested as a user meets it (scripts/test.sh runs this after the suite; docs/install.md):
 #  1. `cmake --install` of BUILD_DIR into a temporary prefix; examples/downstream/, a separate CMake project,
-#     finds the package there (COMPONENTS core torch training), builds and runs; its hashes are checked
+#     finds the package there (COMPONENTS checkpoint, then training), builds and runs; its hashes are checked
 #     against the installed `torchsystem`, which also runs from the prefix with the seed plugin.
 #  2. The core through pkg-config alone: the downstream's core part compiled with `pkg-config torchsystem-core`.
 #  3. `cpack -G DEB`: the package's dependencies and contents, unpacked with `dpkg -x` and run from there.
@@ -43,6 +43,8 @@ linear="$(echo '{"name": "Linear", "arguments": {"in_features": 784, "out_featur
   /usr/bin/python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["name"], json.dumps(c["arguments"]), c["hash"])')"
 expect_line "$downstream" "$linear"
 expect_line "$downstream" "checkpoint Tiny-$tiny_hash.pth"
+linear_hash="$(awk '{print $NF}' <<<"$linear")"
+expect_line "$downstream" "saved Linear-$linear_hash found epoch 2"
 seed='{"name": "MLP", "arguments": {"input_size": 784, "hidden_size": 256, "output_size": 10, "dropout": 0.5, "activation": "ReLU"}}'
 created="$(echo "$seed" | "$prefix/bin/torchsystem" create - --plugin seed)"
 grep -qF '"hash": "af51a51a38f7ad81f9523360fafe7068"' <<<"$created" || fail "installed create with the seed plugin: $created"
@@ -62,7 +64,8 @@ for package in libtorch-dev nlohmann-json3-dev libssl3 libzip4 zlib1g; do
 done
 dpkg -x "$deb" "$work/deb-root"
 for file in usr/bin/torchsystem usr/libexec/torchsystem/torchsystem-libtorch usr/lib/torchsystem/plugins/libseed.so \
-  usr/lib/libtorchsystem_core.so.0.1 usr/lib/libtorchsystem_torch.so.0.1 usr/lib/libtorchsystem_training.so.0.1 \
+  usr/lib/libtorchsystem_core.so.0.1 usr/lib/libtorchsystem_torch.so.0.1 usr/lib/libtorchsystem_checkpoint.so.0.1 \
+  usr/lib/libtorchsystem_training.so.0.1 usr/include/torchsystem/checkpoint/store.hpp \
   usr/include/torchsystem/registry.hpp usr/include/torchsystem/torch/catalog.hpp \
   usr/include/torchsystem/training/training_job.hpp usr/lib/cmake/torchsystem/torchsystemConfig.cmake \
   usr/lib/cmake/torchsystem/torchsystemConfigVersion.cmake usr/lib/pkgconfig/torchsystem-core.pc; do

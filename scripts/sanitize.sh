@@ -8,7 +8,8 @@
 #                                        #   in build-asan/, each gtest binary in one process a processor
 #   bash scripts/sanitize.sh core-asan   # the same, the core's tests only, quickly (what scripts/test.sh
 #                                        #   adds), with the stress test at 8 x 10,000 cycles unless
-#                                        #   TORCHSYSTEM_STRESS_CYCLES says otherwise
+#                                        #   TORCHSYSTEM_STRESS_CYCLES says otherwise; configured without
+#                                        #   LibTorch, so only the core and its tests are built
 #   bash scripts/sanitize.sh tsan        # ThreadSanitizer, in build-tsan/: the tests that start threads,
 #                                        #   all in the core (Threads.*, Stress.*, Md5Hex's per-thread test)
 #
@@ -43,12 +44,12 @@ run_sharded() {
 run_mode() {
   local mode="$1"
   shift
-  local sanitize directory targets labels filter=()
+  local sanitize directory targets labels filter=() torch=ON
   case "$mode" in
     asan) sanitize=address,undefined directory=build-asan targets="" labels="" ;;
-    core-asan) sanitize=address,undefined directory=build-asan targets="core_tests" labels="core" ;;
+    core-asan) sanitize=address,undefined directory=build-asan-core targets="core_tests" labels="core" torch=OFF ;;
     tsan)
-      sanitize=thread directory=build-tsan targets="core_tests" labels="core"
+      sanitize=thread directory=build-tsan targets="core_tests" labels="core" torch=OFF
       filter=(-R '^(Threads|Stress)[.]|^Md5Hex[.]GivesTheSameAnswerOnEveryThread$')
       ;;
     *)
@@ -63,8 +64,8 @@ run_mode() {
       TORCHSYSTEM_BUILD_TYPE="${TORCHSYSTEM_SANITIZE_BUILD_TYPE:-RelWithDebInfo}" \
       TORCHSYSTEM_TARGETS="$targets" \
       TORCHSYSTEM_EXTRA_PACKAGES="libasan8 libubsan1 libtsan2" \
-      TORCHSYSTEM_CMAKE_ARGS="-DTORCHSYSTEM_SANITIZE=$sanitize -DTORCHSYSTEM_BUILD_BENCHMARKS=OFF" \
-      source "$root/scripts/setup.sh"
+      TORCHSYSTEM_CMAKE_ARGS="-DTORCHSYSTEM_SANITIZE=$sanitize -DTORCHSYSTEM_BUILD_TORCH=$torch -DTORCHSYSTEM_BUILD_BENCHMARKS=OFF" \
+      TORCHSYSTEM_PHASE_PREFIX="sanitize-" TORCHSYSTEM_COMPILE_TIMES="" source "$root/scripts/setup.sh"
     export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1"
     export LSAN_OPTIONS="suppressions=$suppressions/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -72,7 +73,7 @@ run_mode() {
     case "$mode" in
       core-asan)
         export TORCHSYSTEM_STRESS_CYCLES="${TORCHSYSTEM_STRESS_CYCLES:-10000}"
-        run_sharded "$build" core_tests "$@"
+        run_phase tests run_sharded "$build" core_tests "$@"
         return
         ;;
       asan)

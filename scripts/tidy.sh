@@ -27,14 +27,17 @@ install_missing_packages tidy clang-tidy-14 cmake g++ pkg-config nlohmann-json3-
   libgmock-dev libbenchmark-dev libtorch-dev libzip-dev libboost-dev libgloo-dev
 
 if [[ ! -f "$build/compile_commands.json" ]]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+  # Without precompiled headers: clang reads each unit as it is written (g++'s .gch is not clang's).
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+    -DTORCHSYSTEM_PRECOMPILE_HEADERS=OFF >/dev/null
 fi
 
 core_units() {
-  cd "$root" && ls src/core/*.cpp src/training/archive_source.cpp tools/common/*.cpp tools/torchsystem/*.cpp \
-    examples/reference.cpp examples/tour.cpp tests/core/*.cpp tests/training/archive_source_test.cpp \
-    src/training/archive_pickle.cpp tests/training/archive_pickle_test.cpp src/training/pickle.cpp \
-    tests/training/pickle_test.cpp fuzz/pickle_fuzzer.cpp \
+  cd "$root" && ls src/core/*.cpp src/checkpoint/archive_source.cpp tools/common/*.cpp tools/torchsystem/*.cpp \
+    examples/reference.cpp examples/tour.cpp tests/core/*.cpp tests/checkpoint/archive_source_test.cpp \
+    src/checkpoint/archive_pickle.cpp tests/checkpoint/archive_pickle_test.cpp src/checkpoint/pickle.cpp \
+    src/checkpoint/pickle_writer.cpp src/checkpoint/file.cpp src/checkpoint/checkpoint_info.cpp \
+    tests/checkpoint/pickle_test.cpp fuzz/pickle_fuzzer.cpp \
     benchmarks/core_benchmarks.cpp fuzz/identity_fuzzer.cpp fuzz/config_fuzzer.cpp fuzz/jsonl_fuzzer.cpp \
     fuzz/replay_main.cpp
 }

@@ -1,5 +1,5 @@
-// The installed LibTorch and training layers: a user's model registered beside the catalog, a catalog
-// module built from JSON, and a checkpoint saved and found by identity.
+// The installed LibTorch and checkpoint layers: a user's model registered beside the catalog, a catalog
+// module built from JSON, and an aggregate built from JSON, saved and found again by identity.
 #include <torch/nn/modules/linear.h>
 
 #include <cstdint>
@@ -9,8 +9,9 @@
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch/catalog.hpp"
+#include "torchsystem/torch/aggregate.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 
 namespace ts = torchsystem;
 using namespace ts::literals;
@@ -45,6 +46,15 @@ int main() {
   std::filesystem::remove_all(store_dir);
   const ts::CheckpointStore store(store_dir);
   std::cout << "checkpoint " << store.path_for(ts::getname(tiny), ts::gethash(tiny)).filename().string()
+            << "\n";
+  const ts::Aggregate aggregate = ts::build_aggregate(
+      ts::parse_json(R"({"name": "Linear", "arguments": {"in_features": 784, "out_features": 10}})"),
+      ts::parse_json(R"({"name": "MSELoss"})"), ts::parse_json(R"({"name": "SGD", "arguments": {"lr": 0.1}})"),
+      ts::Registries(models));
+  aggregate.set_epoch(2);
+  store.save(aggregate);
+  const auto found = store.find(aggregate.name(), aggregate.hash());
+  std::cout << "saved " << aggregate.name() << "-" << aggregate.hash() << " found epoch " << (found ? found->epoch : -1)
             << "\n";
   std::filesystem::remove_all(store_dir);
 }

@@ -11,6 +11,7 @@
 //   ├── ArgumentError      arguments that do not fit a signature (in code or a configuration)
 //   │   └── UnknownNameError  a name no registry entry has, at any depth; lists the close names
 //   ├── CheckpointError    a checkpoint that cannot be saved, read, or does not match what is asked
+//   │   └── ForeignFileError  a store entry that is not a regular file of the store (a link, a FIFO)
 //   ├── DataError          a data set file that is missing, truncated or not of its format
 //   ├── PluginError        a plugin library that cannot be found, loaded or registered
 //   └── DistributedError   a process group that cannot form, or a rank that died or stopped answering
@@ -100,6 +101,13 @@ class CheckpointError : public Error {
 
  private:
   std::string path_;
+};
+
+/// An entry of a checkpoint store, named as a checkpoint is, that is not a regular file of the store: a
+/// symbolic link, a FIFO, a directory. The store never follows, opens for reading or replaces such a file.
+class ForeignFileError : public CheckpointError {
+ public:
+  using CheckpointError::CheckpointError;
 };
 
 /// A data set file that cannot be read or is not what its format says (a wrong magic number, counts that

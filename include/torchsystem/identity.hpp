@@ -25,6 +25,10 @@ std::string dumps(const Json& value);
 /// Appends Python's `json.dumps(value)` text to `out` (same rules and errors as dumps).
 void dumps_append(std::string& out, const Json& value);
 
+/// Python's `json.dumps(value, indent=2)` text: the same values, one item a line, two spaces a level (the
+/// checkpoint store's readable sidecar). Same rules and errors as dumps.
+std::string dumps_indented(const Json& value);
+
 /// Python's `repr(float)`: the shortest digits that round-trip, exponent form exactly when the decimal
 /// exponent is < -4 or >= 16, `.0` kept on integral values; `NaN`, `Infinity`, `-Infinity` as json.dumps.
 std::string python_float_repr(double value);

@@ -3,11 +3,14 @@
 #pragma once
 
 #include "torchsystem/torch/activations.hpp"
+#include "torchsystem/torch/aggregate.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/dropout.hpp"
+#include "torchsystem/torch/model.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/torch/optimizers.hpp"
 #include "torchsystem/torch/plugin.hpp"
+#include "torchsystem/torch/registries.hpp"
 #include "torchsystem/torch/transformer.hpp"
 #include "torchsystem/torch/upsample.hpp"
 #include "torchsystem/torch/values.hpp"

@@ -2,8 +2,8 @@
 // job. It brings the LibTorch layer (torchsystem/torch.hpp) and the core with it.
 #pragma once
 
-#include "torchsystem/torch.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint.hpp"
 #include "torchsystem/training/datasets.hpp"
+#include "torchsystem/training/events.hpp"
 #include "torchsystem/training/synthetic_data.hpp"
 #include "torchsystem/training/training_job.hpp"

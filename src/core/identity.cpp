@@ -507,4 +507,45 @@ std::string identity_hash(std::string_view name, const Json& arguments) {
   return hash;
 }
 
+namespace {
+
+void indented_append(std::string& out, const Json& value, std::size_t depth) {
+  const auto indent = [&](std::size_t level) { out.append("\n").append(2 * level, ' '); };
+  if (value.is_object() && !value.empty()) {
+    out += '{';
+    bool first = true;
+    for (const auto& [key, item] : value.items()) {
+      if (!first) out += ',';
+      first = false;
+      indent(depth + 1);
+      dumps_append(out, Json(key));
+      out += ": ";
+      indented_append(out, item, depth + 1);
+    }
+    indent(depth);
+    out += '}';
+  } else if (value.is_array() && !value.empty()) {
+    out += '[';
+    bool first = true;
+    for (const auto& item : value) {
+      if (!first) out += ',';
+      first = false;
+      indent(depth + 1);
+      indented_append(out, item, depth + 1);
+    }
+    indent(depth);
+    out += ']';
+  } else {
+    dumps_append(out, value);
+  }
+}
+
+}  // namespace
+
+std::string dumps_indented(const Json& value) {
+  std::string out;
+  indented_append(out, value, 0);
+  return out;
+}
+
 }  // namespace torchsystem

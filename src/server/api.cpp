@@ -1,5 +1,5 @@
 // The API's routes: registry, identity, builds, checkpoints and OIP inference (see api.hpp).
-#include "torchsystem/server/api.hpp"
+#include "api.hpp"
 
 #include <torch/optim/optimizer.h>
 
@@ -14,9 +14,9 @@
 #include "inference.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
-#include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/torch/registries.hpp"
 
 namespace torchsystem::server {
 namespace {
@@ -70,31 +70,6 @@ std::pair<std::string, Json> name_and_arguments(const Json& body) {
   return {body["name"].get<std::string>(), std::move(arguments)};
 }
 
-/// ISO 8601 in UTC, to the second.
-std::string iso_utc(fs::file_time_type time) {
-  const auto system = std::chrono::file_clock::to_sys(time);
-  const std::time_t seconds =
-      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(system));
-  std::tm parts{};
-  if (::gmtime_r(&seconds, &parts) == nullptr) return "?";
-  char text[32];
-  return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts));
-}
-
-Json checkpoint_json(const CheckpointInfo& checkpoint) {
-  const Json& metadata = checkpoint.metadata;
-  const Json& extra = metadata.contains("extra") ? metadata["extra"] : Json();
-  return {{"name", checkpoint.name},
-          {"hash", checkpoint.hash},
-          {"epoch", checkpoint.epoch},
-          {"arguments", metadata["model"]["arguments"]},
-          {"criterion", metadata.contains("criterion") ? metadata["criterion"] : Json()},
-          {"optimizer", metadata.contains("optimizer") ? metadata["optimizer"] : Json()},
-          {"history", extra.is_object() && extra.contains("history") ? extra["history"] : Json::array()},
-          {"size", checkpoint.size},
-          {"modified", iso_utc(checkpoint.modified)}};
-}
-
 /// A query parameter as a count from 0 to `max`, or `fallback` when absent.
 std::size_t count_parameter(const Request& request, std::string_view key, std::size_t fallback,
                             std::size_t max) {
@@ -134,39 +109,43 @@ std::int64_t integer_product(const Json& value, std::int64_t limit) {
 
 }  // namespace
 
-std::filesystem::path resolve_checkpoint(const fs::path& store, const std::string& name,
-                                         const std::string& hash) {
+void check_key(const std::string& name, const std::string& hash) {
   const bool hex = hash.size() == 32 && hash.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (!hex)
     throw ApiError(400, "invalid_key", "a hash is 32 lowercase hexadecimal digits", {{"path", "hash"}});
-  fs::path path;
-  try {
-    path = CheckpointStore(store).path_for(name, hash);
-  } catch (const CheckpointError&) {
-    throw ApiError(400, "invalid_key", "a name is ASCII letters, digits, '_', '-' and '.'",
-                   {{"path", "name"}});
-  }
-  std::error_code error;
-  if (!fs::exists(fs::symlink_status(path, error))) path.replace_extension(".pt");  // the former format
-  const auto status = fs::symlink_status(path, error);
-  if (!fs::exists(status))
-    throw ApiError(404, "not_found", "no checkpoint " + name + "-" + hash + " in the store");
-  // Belt and braces after the name check: a regular file whose directory is the store itself.
-  const fs::path directory = fs::weakly_canonical(store, error);
-  if (!fs::is_regular_file(status) || fs::weakly_canonical(path, error).parent_path() != directory)
-    throw ApiError(403, "forbidden",
-                   "the checkpoint " + name + "-" + hash + " is not a regular file of the store");
-  return path;
+  if (!CheckpointStore::identity_fault(name, hash).empty())
+    throw ApiError(400, "invalid_key", "a name is ASCII letters, digits, '_', '-' and '.'", {{"path", "name"}});
 }
 
-std::vector<TypeGroup> default_groups(const Registry<torch::nn::Module>& plugin_models) {
-  const TorchCatalog& catalog = torch_catalog();
-  std::vector<TypeGroup> groups;
-  if (plugin_models.size() > 0) groups.push_back({"module", &plugin_models});
-  groups.push_back({"module", &catalog.modules});
-  groups.push_back({"loss", &catalog.losses});
-  groups.push_back({"optimizer", &catalog.optimizers});
-  return groups;
+namespace {
+
+/// Runs a lookup of the store, turning its faults into the API's answers.
+template <class F>
+auto store_lookup(const std::string& name, const std::string& hash, F&& lookup) {
+  check_key(name, hash);
+  try {
+    auto found = lookup();
+    if (!found) throw ApiError(404, "not_found", "no checkpoint " + name + "-" + hash + " in the store");
+    return std::move(*found);
+  } catch (const ForeignFileError&) {
+    throw ApiError(403, "forbidden", "the checkpoint " + name + "-" + hash + " is not a regular file of the store");
+  } catch (const CheckpointError& e) {
+    throw ApiError(500, "damaged_checkpoint", e.what());
+  }
+}
+
+}  // namespace
+
+CheckpointInfo find_checkpoint(const CheckpointStore& store, const std::string& name, const std::string& hash) {
+  return store_lookup(name, hash, [&] { return store.find(name, hash); });
+}
+
+Checkpoint read_checkpoint(const CheckpointStore& store, const std::string& name, const std::string& hash) {
+  Checkpoint checkpoint = store_lookup(name, hash, [&] { return store.read(name, hash); });
+  const CheckpointInfo& info = checkpoint.info();
+  if (info.name != name || info.hash != hash)
+    throw ApiError(500, "damaged_checkpoint", "the file of " + name + "-" + hash + " holds another identity");
+  return checkpoint;
 }
 
 struct Api::Impl {
@@ -174,23 +153,16 @@ struct Api::Impl {
   ModelCache models;
 
   explicit Impl(ApiOptions given)
-      : options(std::move(given)), models(options.store, *options.models, options.max_models) {}
+      : options(std::move(given)), models(options.store, options.registries, options.max_models) {}
 
   // ---- registry ----
 
   /// The group holding `name`, first match in lookup order; 404 with close names otherwise.
-  const TypeGroup& require_group(const std::string& name) const {
-    for (const TypeGroup& group : options.groups) {
-      if (group.registry->contains(name)) return group;
-    }
-    std::vector<std::string> all;
-    for (const TypeGroup& group : options.groups) {
-      for (auto& key : group.registry->keys()) all.push_back(std::move(key));
-    }
-    throw UnknownNameError(name, detail::close_names(name, all, 5), "the registry");
+  RegistryGroup require_group(const std::string& name) const {
+    return options.registries.find(name, "the registry", 5);
   }
 
-  Json type_json(const TypeGroup& group, const std::string& name) const {
+  Json type_json(const RegistryGroup& group, const std::string& name) const {
     return {{"name", name},
             {"kind", group.kind},
             {"signature", group.registry->signature(name)},
@@ -199,10 +171,10 @@ struct Api::Impl {
 
   Response types() const {
     Json list = Json::array();
-    for (const TypeGroup& group : options.groups) {
+    for (const RegistryGroup& group : options.registries.groups()) {
       for (const auto& name : group.registry->keys()) {
         // A plugin's name shadows a catalog module's: list each name once, as lookups find it.
-        if (&require_group(name) == &group) list.push_back(type_json(group, name));
+        if (require_group(name).registry == group.registry) list.push_back(type_json(group, name));
       }
     }
     return answer({{"types", std::move(list)}});
@@ -222,14 +194,13 @@ struct Api::Impl {
   Response build(const Request& request) const {
     const Json body = body_object(request);
     const auto [name, arguments] = name_and_arguments(body);
-    const TypeGroup* found = nullptr;
+    RegistryGroup group;
     try {
-      found = &require_group(name);
+      group = require_group(name);
     } catch (const UnknownNameError& e) {
       // In a configuration an unknown name is a fault of the request, as any other argument.
       throw ApiError(400, "unknown_name", e.what(), {{"path", "name"}, {"suggestions", e.suggestions()}});
     }
-    const TypeGroup& group = *found;
     if (integer_product(arguments, options.max_build_elements) > options.max_build_elements)
       throw ApiError(400, "too_large",
                      "the integer arguments multiply beyond " + std::to_string(options.max_build_elements) +
@@ -266,7 +237,7 @@ struct Api::Impl {
     }
     Json page = Json::array();
     for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i)
-      page.push_back(checkpoint_json(all[i]));
+      page.push_back(to_json(all[i]));
     return answer({{"checkpoints", std::move(page)},
                    {"total", all.size()},
                    {"offset", offset},
@@ -278,19 +249,10 @@ struct Api::Impl {
   CheckpointInfo inspect(const Request& request) const {
     const std::string& name = request.params.at("name");
     const std::string& hash = request.params.at("hash");
-    const fs::path path = resolve_checkpoint(options.store, name, hash);
-    try {
-      CheckpointInfo info = CheckpointStore::inspect(path);
-      if (info.name != name || info.hash != hash)
-        throw ApiError(500, "damaged_checkpoint",
-                       "the file of " + name + "-" + hash + " holds another identity");
-      return info;
-    } catch (const CheckpointError& e) {
-      throw ApiError(500, "damaged_checkpoint", e.what());
-    }
+    return find_checkpoint(CheckpointStore(options.store), name, hash);
   }
 
-  Response checkpoint(const Request& request) const { return answer(checkpoint_json(inspect(request))); }
+  Response checkpoint(const Request& request) const { return answer(to_json(inspect(request))); }
 
   Response file(const Request& request) const {
     const CheckpointInfo info = inspect(request);

@@ -1,10 +1,11 @@
 // What the API's units share: the error a handler throws to answer with a status, and the checkpoint
-// lookup by identity that never leaves the store. Internal to the server library.
+// lookup by identity, through the store, with its answers for a missing, foreign or damaged file.
+// Internal to the server library.
 #pragma once
 
-#include <filesystem>
 #include <string>
 
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/json.hpp"
 
@@ -26,11 +27,17 @@ class ApiError : public Error {
   Json extra_;
 };
 
-/// The archive of identity `name`-`hash` in `store`: 400 (invalid_key) for a name or hash that cannot
-/// be one (a hash is 32 lowercase hex digits; names as CheckpointStore::path_for allows), 404 when the
-/// store has none, 403 when the file is not a regular file inside the store (a symbolic link, say).
-/// The `.pth` when there is one, else a `.pt` of the former format.
-std::filesystem::path resolve_checkpoint(const std::filesystem::path& store, const std::string& name,
-                                         const std::string& hash);
+/// Refuses a name or hash that cannot name a checkpoint: 400 (invalid_key). A hash is 32 lowercase hex
+/// digits; a name as CheckpointStore::identity_fault allows.
+void check_key(const std::string& name, const std::string& hash);
+
+/// The checkpoint of identity `name`-`hash` in `store`, every byte checked: 400 as check_key, 404 when
+/// the store has none, 403 when its file is not a regular file of the store (a symbolic link, say), 500
+/// when it is damaged or holds another identity.
+CheckpointInfo find_checkpoint(const CheckpointStore& store, const std::string& name, const std::string& hash);
+
+/// The checkpoint of identity `name`-`hash`, read once in full for a model to be restored from it; the
+/// same answers as find_checkpoint.
+Checkpoint read_checkpoint(const CheckpointStore& store, const std::string& name, const std::string& hash);
 
 }  // namespace torchsystem::server

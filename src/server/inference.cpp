@@ -10,9 +10,9 @@
 #include <limits>
 
 #include "api_support.hpp"
-#include "torchsystem/torch/catalog.hpp"
+#include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/torch/detail/message.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
 
 namespace torchsystem::server {
 namespace {
@@ -23,11 +23,6 @@ constexpr std::size_t max_rank = 8;
 
 [[noreturn]] void bad_input(const std::string& input, const std::string& reason) {
   throw ApiError(400, "invalid_tensor", "input \"" + input + "\": " + reason, {{"input", input}});
-}
-
-/// The first line of a LibTorch error, without its C++ backtrace.
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
 }
 
 /// What the model's first layer with parameters says of its input: a Linear's in_features, an
@@ -90,7 +85,7 @@ TensorSpec output_spec(LoadedModel& model) {
     c10::InferenceMode inference;
     const torch::Tensor probe =
         torch::zeros(shape, torch::TensorOptions().dtype(scalar_type_of(model.input.datatype)));
-    const torch::Tensor out = model.module.forward(probe);
+    const torch::Tensor out = model.aggregate.model().forward(probe);
     spec.datatype = datatype_of(out.scalar_type()).empty() ? "FP32" : datatype_of(out.scalar_type());
     spec.shape.assign(out.sizes().begin(), out.sizes().end());
     // The output's leading dimensions follow the input's free ones (the batch, an Embedding's length).
@@ -104,19 +99,13 @@ TensorSpec output_spec(LoadedModel& model) {
   return spec;
 }
 
-/// Builds the training aggregate the checkpoint names and loads it, as the training job resumes.
-torch::nn::AnyModule rebuild(const std::filesystem::path& store, const Registry<torch::nn::Module>& models,
-                             const Json& metadata) {
-  const TorchCatalog& catalog = torch_catalog();
-  // The plugins' registry consults the catalog for nested names only: a catalog model is built there.
-  const std::string& name = metadata["model"]["name"].get_ref<const std::string&>();
-  const Registry<torch::nn::Module>& registry = models.contains(name) ? models : catalog.modules;
-  torch::nn::AnyModule model = registry.create_as<torch::nn::AnyModule>(metadata["model"]);
-  const auto criterion = catalog.losses.create_as<torch::nn::AnyModule>(metadata["criterion"]);
-  const auto optimizer = catalog.optimizers.create(metadata["optimizer"], model.ptr()->parameters());
-  CheckpointStore(store).load({model.ptr(), criterion.ptr(), optimizer});
-  model.ptr()->eval();
-  return model;
+/// The aggregate the checkpoint's metadata name, built through the registries and restored from it (as the
+/// training job resumes), in evaluation.
+Aggregate rebuild(const Checkpoint& checkpoint, const Registries& registries) {
+  const Aggregate aggregate = rebuild_aggregate(checkpoint.info().metadata, registries);
+  checkpoint.restore(aggregate);
+  aggregate.set_phase(Phase::evaluation);
+  return aggregate;
 }
 
 /// Appends the numbers of `data` (flat, or nested up to `depth` levels) to `out`, checked against
@@ -250,9 +239,8 @@ Json spec_json(const TensorSpec& spec) {
 
 }  // namespace
 
-ModelCache::ModelCache(std::filesystem::path store, const Registry<torch::nn::Module>& models,
-                       std::size_t capacity)
-    : store_(std::move(store)), models_(models), capacity_(std::max<std::size_t>(1, capacity)) {}
+ModelCache::ModelCache(std::filesystem::path store, const Registries& registries, std::size_t capacity)
+    : store_(std::move(store)), registries_(registries), capacity_(std::max<std::size_t>(1, capacity)) {}
 
 std::shared_ptr<const LoadedModel> ModelCache::find(const std::string& name, const std::string& hash) {
   const std::lock_guard lock(mutex_);
@@ -282,15 +270,9 @@ std::size_t ModelCache::size() const {
 }
 
 std::shared_ptr<const LoadedModel> ModelCache::load(const std::string& name, const std::string& hash) const {
-  const std::filesystem::path path = resolve_checkpoint(store_, name, hash);
-  CheckpointInfo info;
-  try {
-    info = CheckpointStore::inspect(path);
-  } catch (const CheckpointError& e) {
-    throw ApiError(500, "damaged_checkpoint", e.what());
-  }
-  if (info.name != name || info.hash != hash)
-    throw ApiError(500, "damaged_checkpoint", "the file of " + name + "-" + hash + " holds another identity");
+  // One read: the metadata say what to rebuild, and the same content restores it.
+  const Checkpoint checkpoint = read_checkpoint(CheckpointStore(store_), name, hash);
+  const CheckpointInfo& info = checkpoint.info();
   const Json& metadata = info.metadata;
   if (metadata["model"]["arguments"].is_null() || metadata["criterion"].is_null() ||
       metadata["optimizer"].is_null())
@@ -302,7 +284,9 @@ std::shared_ptr<const LoadedModel> ModelCache::load(const std::string& name, con
   model->hash = hash;
   model->checkpoint = metadata;
   try {
-    model->module = rebuild(store_, models_, metadata);
+    model->aggregate = rebuild(checkpoint, registries_);
+  } catch (const IdentityError& e) {
+    throw ApiError(500, "damaged_checkpoint", e.what());
   } catch (const UnknownNameError& e) {
     throw ApiError(409, "model_unavailable",
                    std::string(e.what()) + " (a plugin's model needs the server started with --plugin)");
@@ -312,7 +296,8 @@ std::shared_ptr<const LoadedModel> ModelCache::load(const std::string& name, con
     throw ApiError(409, "model_unavailable",
                    "cannot rebuild the checkpoint's objects: " + std::string(e.what()));
   }
-  model->input = input_spec(*model->module.ptr());
+  const auto module = model->aggregate.model().module();
+  model->input = module ? input_spec(*module) : TensorSpec{"input", "FP32", {-1}, false};
   model->output = output_spec(*model);
   return model;
 }
@@ -337,9 +322,9 @@ Json infer(const LoadedModel& model, const Json& request) {
     const std::lock_guard lock(model.running);
     c10::InferenceMode inference;
     try {
-      out = model.module.forward(input);
+      out = model.aggregate.model().forward(input);
     } catch (const std::exception& e) {
-      bad_input(model.input.name, "the model cannot take it: " + first_line(e.what()));
+      bad_input(model.input.name, "the model cannot take it: " + detail::message_of(e));
     }
   }
   Json response = {{"model_name", model.name}, {"model_version", model.hash}};

@@ -2,7 +2,6 @@
 // their OIP v2 metadata, and OIP v2 JSON tensors in and out. Internal to the server library.
 #pragma once
 
-#include <torch/nn/modules/container/any.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +13,8 @@
 #include <vector>
 
 #include "torchsystem/json.hpp"
-#include "torchsystem/registry.hpp"
+#include "torchsystem/torch/aggregate.hpp"
+#include "torchsystem/torch/registries.hpp"
 
 namespace torchsystem::server {
 
@@ -30,7 +30,7 @@ struct LoadedModel {
   std::string name;
   std::string hash;
   Json checkpoint;  ///< the checkpoint's metadata
-  mutable torch::nn::AnyModule module;
+  Aggregate aggregate;  ///< rebuilt from the checkpoint's metadata, its state restored, in evaluation
   mutable std::mutex running;  ///< one forward at a time: a plugin's model need not be reentrant
   TensorSpec input;
   TensorSpec output;
@@ -38,9 +38,9 @@ struct LoadedModel {
 
 class ModelCache {
  public:
-  ModelCache(std::filesystem::path store, const Registry<torch::nn::Module>& models, std::size_t capacity);
+  ModelCache(std::filesystem::path store, const Registries& registries, std::size_t capacity);
   /// The model of checkpoint `name`-`hash`, loaded now if needed. Throws ApiError: 400/403/404 as
-  /// resolve_checkpoint, 409 when the checkpoint cannot be rebuilt here (no metadata, a type no
+  /// find_checkpoint, 409 when the checkpoint cannot be rebuilt here (no metadata, a type no
   /// registry has), 500 when it is damaged.
   std::shared_ptr<const LoadedModel> get(const std::string& name, const std::string& hash);
   std::size_t size() const;
@@ -50,7 +50,7 @@ class ModelCache {
   std::shared_ptr<const LoadedModel> load(const std::string& name, const std::string& hash) const;
 
   std::filesystem::path store_;
-  const Registry<torch::nn::Module>& models_;
+  const Registries& registries_;
   std::size_t capacity_;
   mutable std::mutex mutex_;
   std::list<std::shared_ptr<const LoadedModel>> recent_;  // most recently used first

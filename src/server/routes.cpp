@@ -1,5 +1,5 @@
 // The route table (see routes.hpp).
-#include "torchsystem/server/routes.hpp"
+#include "routes.hpp"
 
 #include <algorithm>
 

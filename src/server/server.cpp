@@ -26,7 +26,7 @@
 
 #include "assets.hpp"
 #include "metrics.hpp"
-#include "torchsystem/server/server.hpp"
+#include "server.hpp"
 
 namespace torchsystem::server {
 namespace {

@@ -1,8 +1,5 @@
 #include "torchsystem/torch/module.hpp"
 
-#include <mutex>
-
-#include "catalog_support.hpp"
 
 namespace torchsystem {
 
@@ -22,32 +19,6 @@ std::int64_t parameter_count(const torch::nn::Module& module) {
   std::int64_t count = 0;
   for (const auto& parameter : module.parameters()) count += parameter.numel();
   return count;
-}
-
-namespace {
-TorchCatalog& catalog_storage() {
-  static TorchCatalog catalog;
-  return catalog;
-}
-}  // namespace
-
-void register_torch_catalog() {
-  // Registration must not create catalog types through create<T> or Registry::add<T>: they call
-  // this function, and call_once would wait on itself.
-  static std::once_flag once;
-  std::call_once(once, [] {
-    TorchCatalog& catalog = catalog_storage();
-    catalog::register_layers(catalog);
-    catalog::register_sequence_layers(catalog);
-    catalog::register_activations(catalog);
-    catalog::register_losses(catalog);
-    catalog::register_optimizers(catalog);
-  });
-}
-
-const TorchCatalog& torch_catalog() {
-  register_torch_catalog();
-  return catalog_storage();
 }
 
 }  // namespace torchsystem

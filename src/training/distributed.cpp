@@ -16,13 +16,13 @@
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json.hpp"
 #include "torchsystem/json_reader.hpp"
-#include "training_support.hpp"
+#include "torchsystem/torch/detail/message.hpp"
 
 namespace torchsystem {
 
 namespace {
 
-using training_detail::message_of;
+using detail::message_of;
 
 std::optional<std::string> environment(const char* name) {
   const char* value = std::getenv(name);

@@ -3,17 +3,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <torch/nn/modules/container/any.h>
 #include <torch/optim/optimizer.h>
 #include <torch/utils.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <iomanip>
-#include <ostream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -21,11 +16,13 @@
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
-#include "torchsystem/torch/catalog.hpp"
+#include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/entity.hpp"
+#include "torchsystem/torch/aggregate.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
 #include "torchsystem/training/distributed.hpp"
 #include "torchsystem/value_traits.hpp"
+#include "torchsystem/torch/detail/message.hpp"
 #include "training_support.hpp"
 
 namespace torchsystem {
@@ -57,86 +54,11 @@ const Json& entity_config(const Json& config, const char* key) {
   return value;
 }
 
-/// Builds with the configuration's key in front of the error's path: `config.model -> MLP.hidden_size`.
-template <class F>
-auto built(const char* key, F&& build) {
-  try {
-    return build();
-  } catch (const ArgumentError& error) {
-    const std::string here = std::string("config.") + key;
-    error.rethrow_at(error.path().empty() ? here : here + " -> " + error.path());
-  }
-}
-
 /// A seed for one epoch's shuffling and dropout: distinct epochs of one run, and runs with distinct
 /// seeds, draw different streams.
 std::uint64_t epoch_seed(std::uint64_t seed, std::int64_t epoch) {
   return seed ^ (static_cast<std::uint64_t>(epoch) * 0x9E3779B97F4A7C15ULL);
 }
-
-std::string percent(double fraction) {
-  std::ostringstream text;
-  text << std::fixed << std::setprecision(1) << 100.0 * fraction << "%";
-  return text.str();
-}
-
-/// Progress while an epoch runs: a redrawn bar on a terminal, else a line at each quarter; both show
-/// the samples per second so far and the time the epoch has left at that pace.
-class Progress {
- public:
-  Progress(std::ostream& out, std::int64_t epoch, std::int64_t batches, std::int64_t samples, bool in_place)
-      : out_(out),
-        epoch_(epoch),
-        batches_(batches),
-        samples_(samples),
-        in_place_(in_place),
-        started_(std::chrono::steady_clock::now()) {}
-
-  void update(std::int64_t done, std::int64_t samples_done, double mean_loss) {
-    const bool last = done == batches_;
-    if (in_place_) {
-      const auto step = std::max<std::int64_t>(1, batches_ / 50);
-      if (done % step != 0 && !last) return;
-    } else {
-      const std::int64_t quarter = 4 * done / batches_;
-      if (quarter == reported_ || last) return;
-      reported_ = quarter;
-    }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    const double rate = elapsed > 0 ? static_cast<double>(samples_done) / elapsed : 0;
-    const double left = rate > 0 ? static_cast<double>(samples_ - samples_done) / rate : 0;
-    std::ostringstream line;
-    line << std::fixed << std::setprecision(4) << "loss " << mean_loss << std::setprecision(0) << "  " << rate
-         << " samples/s  " << std::setprecision(1) << left << " s left";
-    if (in_place_) {
-      const auto filled = static_cast<int>(30 * done / batches_);
-      out_ << "\r  epoch " << epoch_ << " [" << std::string(filled, '#') << std::string(30 - filled, '.')
-           << "] " << std::setw(3) << 100 * done / batches_ << "%  " << line.str() << std::flush;
-      return;
-    }
-    out_ << "  epoch " << epoch_ << ": " << 25 * reported_ << "% (" << done << "/" << batches_
-         << " batches), " << line.str() << std::endl;
-  }
-
-  void finish() {
-    if (in_place_) out_ << "\r" << std::string(100, ' ') << "\r" << std::flush;
-  }
-
- private:
-  std::ostream& out_;
-  std::int64_t epoch_;
-  std::int64_t batches_;
-  std::int64_t samples_;
-  bool in_place_;
-  std::int64_t reported_ = 0;
-  std::chrono::steady_clock::time_point started_;
-};
-
-struct Trainee {
-  torch::nn::AnyModule model;
-  torch::nn::AnyModule criterion;
-  std::shared_ptr<torch::optim::Optimizer> optimizer;
-};
 
 /// The job's view of the other processes of a data-parallel run: none for a single process.
 struct Peers {
@@ -161,17 +83,17 @@ struct Evaluation {
 };
 
 /// The test set's rows [from, to), in inference mode, in slices of `batch` samples.
-Evaluation evaluate(Trainee& trainee, const Samples& test, std::int64_t from, std::int64_t to,
+Evaluation evaluate(const Aggregate& aggregate, const Samples& test, std::int64_t from, std::int64_t to,
                     std::int64_t batch) {
-  trainee.model.ptr()->eval();
+  aggregate.set_phase(Phase::evaluation);
   const c10::InferenceMode inference;
   Evaluation sums;
   for (std::int64_t first = from; first < to; first += batch) {
     const std::int64_t last = std::min(to, first + batch);
-    const torch::Tensor outputs = trainee.model.forward(test.inputs.slice(0, first, last));
+    const torch::Tensor outputs = aggregate.model().forward(test.inputs.slice(0, first, last));
     const torch::Tensor targets = test.targets.slice(0, first, last);
     sums.loss_sum +=
-        trainee.criterion.forward(outputs, targets).item<double>() * static_cast<double>(last - first);
+        aggregate.loss(outputs, targets).item<double>() * static_cast<double>(last - first);
     sums.correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
   }
   return sums;
@@ -206,9 +128,9 @@ struct ShuffleBuffers {
 };
 
 /// One epoch; nullopt when `stop` was set before it finished (on any rank).
-std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source, const TrainingConfig& config,
-                                     std::int64_t epoch, ShuffleBuffers& shuffled, Peers& peers,
-                                     std::ostream& out, const std::atomic<bool>* stop, bool in_place) {
+std::optional<EpochRecord> run_epoch(const Aggregate& aggregate, const DataSource& source,
+                                     const TrainingConfig& config, std::int64_t epoch, ShuffleBuffers& shuffled,
+                                     Peers& peers, TrainingObserver* observer, const std::atomic<bool>* stop) {
   const auto started = std::chrono::steady_clock::now();
   const Samples data = source.training_samples(epoch);
   const std::int64_t samples = data.inputs.size(0);
@@ -224,17 +146,13 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
   const torch::Tensor& shuffled_inputs = shuffled.inputs;
   const torch::Tensor& shuffled_targets = shuffled.targets;
 
-  trainee.model.ptr()->train();
-  Progress progress(out, epoch, batches, samples, in_place);
+  aggregate.set_phase(Phase::train);
   double loss_sum = 0;
   std::int64_t correct = 0;
   for (std::int64_t batch = 0; batch < batches; ++batch) {
     const bool stop_asked = stop && stop->load(std::memory_order_relaxed);
     // A single process stops here; ranks stop together, after the all-reduce that tells them all.
-    if (stop_asked && !peers.group) {
-      progress.finish();
-      return std::nullopt;
-    }
+    if (stop_asked && !peers.group) return std::nullopt;
     const std::int64_t from = batch * config.batch_size, to = std::min(samples, from + config.batch_size);
     const auto [first, last] = peers.shard(from, to);
     const torch::Tensor inputs = shuffled_inputs.slice(0, first, last);
@@ -244,12 +162,13 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
     torch::Tensor outputs;
     // A closure serves every optimizer: LBFGS evaluates it several times, the others once. Across
     // ranks it returns the global batch's loss, so LBFGS's line search decides alike on every rank.
-    const torch::Tensor loss = trainee.optimizer->step([&] {
-      trainee.optimizer->zero_grad();
+    torch::optim::Optimizer& optimizer = aggregate.optimizer();
+    const torch::Tensor loss = optimizer.step([&] {
+      optimizer.zero_grad();
       torch::Tensor value;
       if (last > first) {
-        outputs = trainee.model.forward(inputs);
-        value = trainee.criterion.forward(outputs, targets);
+        outputs = aggregate.model().forward(inputs);
+        value = aggregate.loss(outputs, targets);
         value.backward();
       }
       if (!peers.group) return value;
@@ -259,15 +178,15 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
       stop_everywhere = stop_everywhere || reduced.stop;
       return reduced.loss;
     });
-    if (stop_everywhere) {
-      progress.finish();
-      return std::nullopt;
-    }
+    if (stop_everywhere) return std::nullopt;
     loss_sum += loss.item<double>();
     if (last > first) correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
-    progress.update(batch + 1, to, loss_sum / static_cast<double>(batch + 1));
+    if (observer) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      observer->on(BatchDone{epoch, batch + 1, batches, to, samples, loss_sum / static_cast<double>(batch + 1),
+                             seconds});
+    }
   }
-  progress.finish();
 
   EpochRecord record;
   record.epoch = epoch;
@@ -277,7 +196,7 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
   const Samples& test = source.test_samples();
   const std::int64_t test_samples = test.inputs.size(0);
   const auto [test_first, test_last] = peers.shard(0, test_samples);
-  Evaluation evaluation = evaluate(trainee, test, test_first, test_last, 1000);
+  Evaluation evaluation = evaluate(aggregate, test, test_first, test_last, 1000);
   if (peers.group) {
     const torch::Tensor sums = torch::tensor(
         {static_cast<double>(correct), evaluation.loss_sum, static_cast<double>(evaluation.correct)},
@@ -294,19 +213,19 @@ std::optional<EpochRecord> run_epoch(Trainee& trainee, const DataSource& source,
 
 /// Runs the model and the loss on two held-out samples, so that a model or loss that does not fit the
 /// task is a configuration error before anything is trained or saved, not a failure mid-epoch.
-void check_fits_task(Trainee& trainee, const DataSource& task) {
+void check_fits_task(const Aggregate& aggregate, const DataSource& task) {
   const Samples& test = task.test_samples();
   const torch::Tensor inputs = test.inputs.slice(0, 0, 2);
   const torch::Tensor targets = test.targets.slice(0, 0, 2);
   const torch::NoGradGuard no_grad;
-  trainee.model.ptr()->eval();
+  aggregate.set_phase(Phase::evaluation);
   torch::Tensor outputs;
   try {
-    outputs = trainee.model.forward(inputs);
+    outputs = aggregate.model().forward(inputs);
   } catch (const std::exception& error) {
     throw ArgumentError("config.model", "cannot run on the task's inputs of shape [2, " +
                                             std::to_string(task.features()) +
-                                            "]: " + training_detail::message_of(error));
+                                            "]: " + detail::message_of(error));
   }
   if (outputs.dim() != 2 || outputs.size(1) != task.classes()) {
     std::ostringstream shape;
@@ -316,10 +235,10 @@ void check_fits_task(Trainee& trainee, const DataSource& task) {
                                             std::to_string(task.classes()) + "] (a score per class)");
   }
   try {
-    trainee.criterion.forward(outputs, targets);
+    aggregate.loss(outputs, targets);
   } catch (const std::exception& error) {
     throw ArgumentError("config.criterion", "cannot score the model's outputs against class indices: " +
-                                                training_detail::message_of(error));
+                                                detail::message_of(error));
   }
 }
 
@@ -379,10 +298,10 @@ std::vector<std::string> plugin_list(const Json& plugins) {
 
 /// The identity's lock in the store: taken at once, or, with `wait_for_lock`, when the job holding it
 /// ends; nullopt when `*stop` was set while waiting.
-std::optional<IdentityLock> lock_identity(const CheckpointStore& store, const TrainingAggregate& aggregate,
-                                          const TrainingConfig& config, std::ostream& out,
+std::optional<IdentityLock> lock_identity(const CheckpointStore& store, const Aggregate& aggregate,
+                                          const TrainingConfig& config, TrainingObserver* observer,
                                           const std::atomic<bool>* stop) {
-  const std::string name = getname(aggregate.model), hash = gethash(aggregate.model);
+  const std::string name = aggregate.name(), hash = aggregate.hash();
   auto lock = store.try_lock(name, hash);
   if (lock) return lock;
   const std::string holder = store.lock_holder(name, hash);
@@ -391,7 +310,7 @@ std::optional<IdentityLock> lock_identity(const CheckpointStore& store, const Tr
                           "another job is training " + name + "-" + hash + " in this store (" + holder +
                               "); wait for it with --wait, or train another configuration");
   }
-  out << "waiting for the job training " << name << "-" << hash << " (" << holder << ")" << std::endl;
+  if (observer) observer->on(WaitingForLock{name + "-" + hash, holder});
   // Polled rather than a blocking flock, so that Ctrl-C ends the wait like it ends an epoch.
   while (!(lock = store.try_lock(name, hash))) {
     if (stop && stop->load(std::memory_order_relaxed)) return std::nullopt;
@@ -482,13 +401,12 @@ struct Start {
   bool interrupted = false;
 };
 
-Start start_ranks(const CheckpointStore& store, const TrainingAggregate& aggregate,
-                  const TrainingConfig& config, Peers& peers, std::ostream& out,
-                  const std::atomic<bool>* stop) {
+Start start_ranks(const CheckpointStore& store, const Aggregate& aggregate, const TrainingConfig& config,
+                  Peers& peers, TrainingObserver* observer, const std::atomic<bool>* stop) {
   Start start;
   if (peers.rank() == 0) {
     try {
-      start.lock = lock_identity(store, aggregate, config, out, stop);
+      start.lock = lock_identity(store, aggregate, config, observer, stop);
     } catch (const std::exception& error) {
       if (peers.group) {
         peers.group->publish(start_key, std::string("failed: ") + error.what());
@@ -518,83 +436,64 @@ Start start_ranks(const CheckpointStore& store, const TrainingAggregate& aggrega
   if (differ.item<std::int64_t>() != 0) {
     throw DistributedError(peers.rank(), peers.size(),
                            std::to_string(differ.item<std::int64_t>()) +
-                               " rank(s) found another checkpoint of " + getname(aggregate.model) + "-" +
-                               gethash(aggregate.model) + " in " + store.directory().string() +
+                               " rank(s) found another checkpoint of " + aggregate.name() + "-" +
+                               aggregate.hash() + " in " + store.directory().string() +
                                " than rank 0, which resumes from epoch " + std::to_string(expected) +
                                " (this rank found epoch " + std::to_string(epoch) +
                                "); every rank must read the same store, a directory they share");
   }
   // Equal already when resumed from one file; on a fresh start this makes them equal however each
   // rank's initialization went.
-  std::vector<torch::Tensor> state = aggregate.model->parameters();
-  for (const auto& buffer : aggregate.model->buffers()) state.push_back(buffer);
+  std::vector<torch::Tensor> state;
+  for (const auto& [name, tensor] : aggregate.model().state()) state.push_back(tensor);
   peers.group->broadcast(state, "the initial state");
   return start;
 }
 
-/// A stream that drops what it is given: the output of the ranks other than 0.
-class NullStream : public std::ostream {
- public:
-  NullStream() : std::ostream(nullptr) {}
-};
-
-TrainingReport run_job(const TrainingConfig& config, const Registry<torch::nn::Module>& models, Peers& peers,
-                       std::ostream& rank_out, const std::atomic<bool>* stop, bool progress_in_place) {
-  NullStream dropped;
-  std::ostream& out = peers.rank() == 0 ? rank_out : dropped;
-  const TorchCatalog& catalog = torch_catalog();
+TrainingReport run_job(const TrainingConfig& config, const Registries& registries, Peers& peers,
+                       TrainingObserver* rank_observer, const std::atomic<bool>* stop) {
+  // Only rank 0 reports: its events describe the whole job.
+  TrainingObserver* observer = peers.rank() == 0 ? rank_observer : nullptr;
   const std::int64_t threads = job_threads(config);
   at::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(config.seed);  // the model's initial weights
-  Trainee trainee;
-  trainee.model = built("model", [&] { return models.create_as<torch::nn::AnyModule>(config.model); });
-  trainee.criterion =
-      built("criterion", [&] { return catalog.losses.create_as<torch::nn::AnyModule>(config.criterion); });
-  trainee.optimizer = built("optimizer", [&] {
-    return catalog.optimizers.create(config.optimizer, trainee.model.ptr()->parameters());
-  });
-  const TrainingAggregate aggregate{trainee.model.ptr(), trainee.criterion.ptr(), trainee.optimizer};
+  const Aggregate aggregate = build_aggregate(config.model, config.criterion, config.optimizer, registries);
   const DataSource task(config.data, config.seed);
-  out << "data " << task.description() << "; " << threads << (threads == 1 ? " thread" : " threads");
-  if (peers.group) out << " in each of " << peers.size() << " processes";
-  out << "\n";
-  check_fits_task(trainee, task);
+  if (observer) observer->on(JobStarted{task.description(), threads, peers.size()});
+  check_fits_task(aggregate, task);
 
   TrainingReport report;
-  report.identity = getname(aggregate.model) + "-" + gethash(aggregate.model);
+  report.identity = aggregate.name() + "-" + aggregate.hash();
   const CheckpointStore store(config.store);
-  report.checkpoint = store.path_for(getname(aggregate.model), gethash(aggregate.model));
-  out << "model " << report.identity << " (" << parameter_count(*aggregate.model) << " parameters), "
-      << getname(aggregate.criterion) << ", " << getname(aggregate.optimizer) << " "
-      << dumps(getarguments(aggregate.optimizer)) << "\n";
+  report.checkpoint = store.path_for(aggregate.name(), aggregate.hash());
+  if (observer) {
+    const auto& optimizer = aggregate.optimizer_ptr();
+    observer->on(AggregateReady{report.identity, aggregate.model().parameter_count(),
+                                getname(aggregate.criterion()), getname(optimizer), getarguments(optimizer)});
+  }
   // The lock is held until the job ends, from before the load: the epochs it saves follow the ones it
   // resumed from. Only rank 0 holds it, and only rank 0 saves.
-  const Start start = start_ranks(store, aggregate, config, peers, out, stop);
+  const Start start = start_ranks(store, aggregate, config, peers, observer, stop);
   if (start.interrupted) {
     report.interrupted = true;
-    out << "interrupted while waiting for the identity's lock: nothing was trained\n";
+    if (observer) observer->on(JobInterrupted{0});
     return report;
   }
   if (const auto& found = start.found) {
     report.resumed_from = found->epoch;
     report.history = saved_history(*found);
-    out << "resuming from epoch " << found->epoch << " (" << found->path.string() << ")\n";
-  } else {
-    out << "no checkpoint of this identity in " << config.store.string() << ": starting fresh\n";
   }
-  if (peers.group)
-    peers.reducer = std::make_unique<GradientReducer>(*peers.group, aggregate.model->parameters());
+  if (observer) observer->on(JobResumed{report.resumed_from, start.found ? start.found->path : std::filesystem::path(), config.store});
+  if (peers.group) peers.reducer = std::make_unique<GradientReducer>(*peers.group, aggregate.model().parameters());
 
   ShuffleBuffers shuffled;
   for (std::int64_t epoch = report.resumed_from + 1; epoch <= report.resumed_from + config.epochs; ++epoch) {
     const double exchanged_before = peers.reducer ? peers.reducer->exchange_seconds() : 0;
     const std::int64_t exchanges_before = peers.reducer ? peers.reducer->exchanges() : 0;
-    const auto record =
-        run_epoch(trainee, task, config, epoch, shuffled, peers, out, stop, progress_in_place);
+    const auto record = run_epoch(aggregate, task, config, epoch, shuffled, peers, observer, stop);
     if (!record) {
       report.interrupted = true;
-      out << "interrupted during epoch " << epoch << ": it is not saved; the checkpoint holds epoch "
-          << epoch - 1 << "\n";
+      if (observer) observer->on(JobInterrupted{epoch});
       break;
     }
     report.history.push_back(*record);
@@ -604,37 +503,34 @@ TrainingReport run_job(const TrainingConfig& config, const Registry<torch::nn::M
                   {"batch_size", config.batch_size},
                   {"data", config.data.to_json()}};
     if (peers.group) extra["processes"] = peers.size();
-    store.save(aggregate, epoch, extra);
-    out << "epoch " << epoch << "  loss " << std::fixed << std::setprecision(4) << record->loss
-        << "  accuracy " << percent(record->accuracy) << "  test loss " << record->test_loss
-        << "  test accuracy " << percent(record->test_accuracy) << "  " << std::setprecision(1)
-        << record->seconds << " s (" << std::setprecision(0) << record->samples_per_second << " samples/s)";
+    aggregate.set_epoch(epoch);
+    store.save(aggregate, extra);
+    if (!observer) continue;
+    EpochDone done{*record, report.checkpoint, std::nullopt};
     if (peers.reducer) {
       // The gradients' all-reduce per optimizer step, waiting for the slowest rank included.
       const auto steps = std::max<std::int64_t>(1, peers.reducer->exchanges() - exchanges_before);
-      out << "  all-reduce " << std::setprecision(3)
-          << 1000 * (peers.reducer->exchange_seconds() - exchanged_before) / static_cast<double>(steps)
-          << " ms/step";
+      done.all_reduce_ms =
+          1000 * (peers.reducer->exchange_seconds() - exchanged_before) / static_cast<double>(steps);
     }
-    out << "  saved " << report.checkpoint.filename().string() << std::endl;
+    observer->on(done);
   }
   return report;
 }
 
 }  // namespace
 
-TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
-                     std::ostream& out, const std::atomic<bool>* stop, bool progress_in_place) {
+TrainingReport train(const TrainingConfig& config, const Registries& registries, TrainingObserver* observer,
+                     const std::atomic<bool>* stop) {
   Peers alone;
-  return run_job(config, models, alone, out, stop, progress_in_place);
+  return run_job(config, registries, alone, observer, stop);
 }
 
-TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
-                     ProcessGroup& group, std::ostream& out, const std::atomic<bool>* stop,
-                     bool progress_in_place) {
+TrainingReport train(const TrainingConfig& config, const Registries& registries, ProcessGroup& group,
+                     TrainingObserver* observer, const std::atomic<bool>* stop) {
   Peers peers;
   if (group.size() > 1) peers.group = &group;
-  return run_job(config, models, peers, out, stop, progress_in_place);
+  return run_job(config, registries, peers, observer, stop);
 }
 
 }  // namespace torchsystem

@@ -25,10 +25,10 @@
 #include "torch_save.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 
 namespace ts = torchsystem;
-namespace td = torchsystem::training_detail;
+namespace td = torchsystem::checkpoint_detail;
 
 namespace {
 
@@ -94,7 +94,7 @@ struct Built {
   torch::nn::AnyModule model;
   torch::nn::AnyModule criterion;
   std::shared_ptr<torch::optim::Optimizer> optimizer;
-  ts::TrainingAggregate aggregate() const { return {model.ptr(), criterion.ptr(), optimizer}; }
+  ts::Aggregate aggregate(std::int64_t epoch = 0) const { return {model.ptr(), criterion.ptr(), optimizer, epoch}; }
 };
 
 Built build(const ts::Json& config) {
@@ -123,7 +123,7 @@ int save(const ts::Json& config, const std::string& store) {
     const auto [x, y] = inputs(config, 100 * step);
     train_step(built, x, y);
   }
-  const auto info = ts::CheckpointStore(store).save(built.aggregate(), 3);
+  const auto info = ts::CheckpointStore(store).save(built.aggregate(3));
   std::cout << info.path.string() << "\n";
   return 0;
 }
@@ -149,7 +149,7 @@ int resume(const ts::Json& config, const std::string& store, const std::string& 
   td::PyNode* root = tree.dict();
   tree.set(root, "epoch", tree.integer(found->epoch));
   tree.set(root, "output", tensors.add(tree, output));
-  tree.set(root, "state", td::module_state_dict(tree, tensors, *built.model.ptr()));
+  tree.set(root, "state", td::module_state_dict(tree, tensors, ts::module_state(*built.model.ptr())));
   tree.root = root;
   const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "http_client.hpp"
-#include "torchsystem/server/server.hpp"
+#include "server.hpp"
 
 namespace {
 

@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "seed_models.hpp"
-#include "torchsystem/server/api.hpp"
+#include "api.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 
 namespace server_test {
 namespace {
@@ -41,7 +41,7 @@ torch::nn::AnyModule save(const ts::CheckpointStore& store, const ts::Registry<t
       ts::torch_catalog().losses.create_as<torch::nn::AnyModule>(ts::Json{{"name", "CrossEntropyLoss"}});
   auto optimizer = ts::torch_catalog().optimizers.create(
       ts::Json{{"name", "Adam"}, {"arguments", {{"lr", 0.01}}}}, model.ptr()->parameters());
-  store.save({model.ptr(), criterion.ptr(), optimizer}, epoch, extra);
+  store.save({model.ptr(), criterion.ptr(), optimizer, epoch}, extra);
   model.ptr()->eval();
   return model;
 }
@@ -90,8 +90,7 @@ struct TestServer::State {
   State(const std::filesystem::path& store, ts::server::ServerOptions options,
         std::vector<ts::server::Route> extra_routes)
       : api(ts::server::ApiOptions{.store = store,
-                                   .models = &test_models(),
-                                   .groups = ts::server::default_groups(test_models()),
+                                   .registries = ts::Registries(test_models()),
                                    .max_models = 2}) {
     ts::server::Router router;
     api.add_routes(router);

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "torchsystem/server/server.hpp"
+#include "server.hpp"
 
 namespace server_test {
 

@@ -19,7 +19,7 @@
 #include "job_support.hpp"
 #include "temp_dir.hpp"
 #include "torch_test_support.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/training/distributed.hpp"
 #include "torchsystem/training/training_job.hpp"
 

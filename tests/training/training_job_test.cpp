@@ -29,8 +29,9 @@
 #include "seed_models.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/training/training_job.hpp"
+#include "train_output.hpp"
 
 namespace training_job_test {
 
@@ -44,7 +45,8 @@ using test_files::TempDir;
 ts::TrainingReport run(const ts::Json& config, std::string* output = nullptr,
                        const std::atomic<bool>* stop = nullptr) {
   std::ostringstream out;
-  auto report = ts::train(ts::TrainingConfig::from_json(config), models(), out, stop);
+  ts::cli::TrainOutput rendered(out, false);
+  auto report = ts::train(ts::TrainingConfig::from_json(config), ts::Registries(models()), &rendered, stop);
   if (output) *output = out.str();
   return report;
 }
@@ -201,7 +203,7 @@ TEST(TrainingJob, AMalformedLossCurveInTheCheckpointNamesTheFile) {
   const auto criterion =
       ts::torch_catalog().losses.create_as<torch::nn::AnyModule>(config["criterion"]).ptr();
   const auto optimizer = ts::torch_catalog().optimizers.create(config["optimizer"], model->parameters());
-  ts::CheckpointStore(dir.path()).save({model, criterion, optimizer}, 1, {{"history", {{{"epoch", 1}}}}});
+  ts::CheckpointStore(dir.path()).save({model, criterion, optimizer, 1}, {{"history", {{{"epoch", 1}}}}});
   try {
     run(config);
     FAIL() << "a malformed history was accepted";
@@ -244,7 +246,8 @@ TEST(TrainingJob, AHeldIdentityFailsAtOnceOrIsWaitedFor) {
   waiting.wait_for_lock = true;
   const std::atomic<bool> stop{true};
   std::ostringstream out;
-  const auto stopped = ts::train(waiting, models(), out, &stop);
+  ts::cli::TrainOutput rendered(out, false);
+  const auto stopped = ts::train(waiting, ts::Registries(models()), &rendered, &stop);
   EXPECT_TRUE(stopped.interrupted);
   EXPECT_TRUE(stopped.history.empty());
   EXPECT_NE(out.str().find("waiting for the job training " + first.name + "-" + first.hash),
@@ -256,7 +259,8 @@ TEST(TrainingJob, AHeldIdentityFailsAtOnceOrIsWaitedFor) {
     held.reset();
   });
   std::ostringstream resumed_out;
-  const auto resumed = ts::train(waiting, models(), resumed_out);
+  ts::cli::TrainOutput resumed_rendered(resumed_out, false);
+  const auto resumed = ts::train(waiting, ts::Registries(models()), &resumed_rendered);
   release.join();
   EXPECT_FALSE(resumed.interrupted);
   EXPECT_EQ(resumed.resumed_from, 1) << resumed_out.str();

@@ -1,5 +1,6 @@
 // What the `torchsystem` programs share: the command table runner, error reporting and input files.
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -56,6 +57,20 @@ void report(std::string_view context, std::string_view message) {
 }
 
 }  // namespace
+
+std::uint64_t count_option(std::string_view option, std::string_view text, std::uint64_t minimum,
+                           std::uint64_t maximum) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || text.front() == '-' || error != std::errc() || end != text.data() + text.size() ||
+      value < minimum || value > maximum) {
+    const std::string range = maximum == std::numeric_limits<std::uint64_t>::max()
+                                  ? "of at least " + std::to_string(minimum)
+                                  : "from " + std::to_string(minimum) + " to " + std::to_string(maximum);
+    throw UsageError(std::string(option) + " takes a count " + range + ", not '" + std::string(text) + "'");
+  }
+  return value;
+}
 
 int run_commands(std::span<const Command> commands, std::span<const std::string_view> arguments) {
   if (arguments.empty()) {

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <cstdint>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -72,6 +74,11 @@ struct InputFile {
 InputFile open_input(std::string_view path);
 /// Reads the whole of `input`; throws std::runtime_error naming it on a read error.
 std::string read_all(const InputFile& input);
+
+/// An option's value as a count from `minimum` to `maximum`: decimal digits only. Throws UsageError naming
+/// the option, the range and the text otherwise. Every count of every command is read here.
+std::uint64_t count_option(std::string_view option, std::string_view text, std::uint64_t minimum,
+                           std::uint64_t maximum = std::numeric_limits<std::uint64_t>::max());
 
 /// Runs the command `arguments[0]` of `commands` with the rest; returns the exit status.
 int run_commands(std::span<const Command> commands, std::span<const std::string_view> arguments);

@@ -15,36 +15,9 @@
 namespace torchsystem::cli {
 namespace {
 
-/// The program's registries, in the order `list` shows them.
-struct Group {
-  std::string_view title;
-  std::string_view kind;
-  const RegistryBase* registry;
-};
-
-/// The registries in the order `list` shows them and names are looked up: the plugins' models first (a
-/// plugin's name shadows a catalog module's), then the catalog.
-std::vector<Group> registries() {
-  const TorchCatalog& catalog = torch_catalog();
-  std::vector<Group> groups;
-  if (program_models().size() > 0) groups.push_back({"Models from plugins", "module", &program_models()});
-  groups.push_back({"Modules", "module", &catalog.modules});
-  groups.push_back({"Losses", "loss", &catalog.losses});
-  groups.push_back({"Optimizers", "optimizer", &catalog.optimizers});
-  return groups;
-}
-
-/// The group holding `name`; throws UnknownNameError with close names from every group otherwise.
-Group require_group(std::string_view name) {
-  const auto groups = registries();
-  for (const Group& group : groups) {
-    if (group.registry->contains(name)) return group;
-  }
-  std::vector<std::string> all;
-  for (const Group& group : groups) {
-    for (auto& key : group.registry->keys()) all.push_back(std::move(key));
-  }
-  throw UnknownNameError(std::string(name), detail::close_names(name, all), "torchsystem");
+/// The program's registries: the plugins' models, then the catalog.
+Registries registries() {
+  return Registries(program_models());
 }
 
 /// Splits options from positional arguments; only the options in `known` are accepted.
@@ -137,14 +110,14 @@ int list_command(std::span<const std::string_view> arguments) {
   if (!parsed.positional.empty()) throw UsageError("list takes no arguments");
   if (parsed.json) {
     Json names = Json::array();
-    for (const Group& group : registries()) {
+    for (const RegistryGroup& group : registries().groups()) {
       for (auto& key : group.registry->keys()) names.push_back(std::move(key));
     }
     write_all(stdout, dumps(names) + "\n");
     return exit_ok;
   }
   std::string out;
-  for (const Group& group : registries()) {
+  for (const RegistryGroup& group : registries().groups()) {
     const auto keys = group.registry->keys();
     out += std::string(group.title) + " (" + std::to_string(keys.size()) + "):\n";
     for (const auto& key : keys) out += "  " + group.registry->info(key).describe() + "\n";
@@ -160,7 +133,7 @@ int signature_command(std::span<const std::string_view> arguments) {
   }
   const ParsedArguments parsed = parse(arguments, true);
   if (parsed.positional.size() != 1) throw UsageError("signature takes one NAME");
-  const Group group = require_group(parsed.positional.front());
+  const RegistryGroup group = registries().find(parsed.positional.front());
   if (parsed.json) {
     write_all(stdout, dumps(group.registry->signature(parsed.positional.front())) + "\n");
     return exit_ok;
@@ -183,11 +156,11 @@ int create_command(std::span<const std::string_view> arguments) {
     throw ArgumentError("config",
                         "expected an object {\"name\": ..., \"arguments\": {...}} in " + input.display);
   }
-  const Group group = require_group(config["name"].get_ref<const std::string&>());
+  const RegistryGroup group = registries().find(config["name"].get_ref<const std::string&>());
 
   Json result;
-  if (group.registry == &torch_catalog().optimizers) {
-    const auto optimizer = torch_catalog().optimizers.create(config, std::vector<torch::Tensor>{});
+  if (group.registry == &registries().optimizers()) {
+    const auto optimizer = registries().optimizers().create(config, std::vector<torch::Tensor>{});
     result = {
         {"name", getname(optimizer)}, {"hash", gethash(optimizer)}, {"arguments", getarguments(optimizer)}};
   } else {

@@ -2,11 +2,8 @@
 // described from the metadata inside each archive, filtered and ordered by them; `checkpoints verify`
 // reads every byte.
 #include <algorithm>
-#include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -15,7 +12,7 @@
 
 #include "command.hpp"
 #include "torchsystem/identity.hpp"
-#include "torchsystem/training/checkpoint_store.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 
 namespace torchsystem::cli {
 namespace {
@@ -68,18 +65,6 @@ constexpr std::string_view metric_keys[] = {"loss",          "accuracy", "test_l
 constexpr std::string_view plain_keys[] = {"name",     "hash",      "epoch",    "size",
                                            "modified", "criterion", "optimizer"};
 
-/// ISO 8601 in UTC, to the second: 2025-01-31T09:12:44Z.
-std::string iso_utc(std::filesystem::file_time_type time) {
-  const auto system = std::chrono::file_clock::to_sys(time);
-  const std::time_t seconds =
-      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(system));
-  std::tm parts{};
-  if (::gmtime_r(&seconds, &parts) == nullptr) return "?";
-  char text[32];
-  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return std::string(text, length);
-}
-
 /// A file torch.save wrote without the store's metadata names its identity but not its arguments.
 std::string arguments_text(const Json& arguments) {
   return arguments.is_null() ? "unknown" : dumps(arguments);
@@ -119,18 +104,7 @@ std::string table(const std::vector<CheckpointInfo>& checkpoints) {
 Json as_json(const std::vector<CheckpointInfo>& checkpoints) {
   Json array = Json::array();
   for (const CheckpointInfo& checkpoint : checkpoints) {
-    Json entry = Json::object();
-    entry["name"] = checkpoint.name;
-    entry["hash"] = checkpoint.hash;
-    entry["epoch"] = checkpoint.epoch;
-    entry["arguments"] = checkpoint.metadata["model"]["arguments"];
-    entry["criterion"] = checkpoint.metadata["criterion"];
-    entry["optimizer"] = checkpoint.metadata["optimizer"];
-    // The training job's per-epoch metrics (docs/training.md); none for a file without the store's metadata.
-    const Json& extra = checkpoint.metadata["extra"];
-    entry["history"] = extra.is_object() && extra.contains("history") ? extra["history"] : Json::array();
-    entry["size"] = checkpoint.size;
-    entry["modified"] = iso_utc(checkpoint.modified);
+    Json entry = to_json(checkpoint);
     entry["path"] = checkpoint.path.string();
     array.push_back(std::move(entry));
   }
@@ -227,14 +201,6 @@ std::vector<CheckpointInfo> answer(std::vector<CheckpointInfo> checkpoints, cons
   return checkpoints;
 }
 
-std::size_t count_argument(std::string_view text) {
-  std::size_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value == 0)
-    throw UsageError("--top expects a count from 1, got '" + std::string(text) + "'");
-  return value;
-}
-
 /// `checkpoints verify DIR|FILE`: every record of every checkpoint read and checked.
 int verify(const std::filesystem::path& target) {
   std::error_code error;
@@ -288,7 +254,7 @@ int checkpoints_command(std::span<const std::string_view> arguments) {
       if (query.ascending) key.remove_suffix(4);
       query.sort_key = check_key(key);
     } else if (!options_done && argument == "--top") {
-      query.top = count_argument(value());
+      query.top = count_option("--top", value(), 1);
     } else if (!options_done && argument == "--where") {
       const std::string_view condition = value();
       const auto equals = condition.find('=');

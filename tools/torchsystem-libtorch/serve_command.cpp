@@ -10,8 +10,8 @@
 
 #include "command.hpp"
 #include "program.hpp"
-#include "torchsystem/server/api.hpp"
-#include "torchsystem/server/server.hpp"
+#include "api.hpp"
+#include "server.hpp"
 
 namespace torchsystem::cli {
 namespace {
@@ -45,15 +45,6 @@ Exit status: 0 after a clean stop; 1 when the address cannot be bound or the sto
 directory; 2 when the command line is wrong.
 )";
 
-std::size_t count_option(std::string_view option, std::string_view text, std::size_t minimum) {
-  std::size_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value < minimum)
-    throw UsageError(std::string(option) + " takes an integer of at least " + std::to_string(minimum) +
-                     ", not '" + std::string(text) + "'");
-  return value;
-}
-
 struct ServeOptions {
   server::ServerOptions server;
   server::ApiOptions api;
@@ -73,9 +64,7 @@ ServeOptions parse(std::span<const std::string_view> arguments) {
     } else if (option == "--host") {
       options.server.host = std::string(value);
     } else if (option == "--port") {
-      const std::size_t port = count_option(option, value, 0);
-      if (port > 65535) throw UsageError("--port takes 0 to 65535");
-      options.server.port = static_cast<std::uint16_t>(port);
+      options.server.port = static_cast<std::uint16_t>(count_option(option, value, 0, 65535));
     } else if (option == "--token") {
       options.server.token = std::string(value);
     } else if (option == "--max-body") {
@@ -89,7 +78,7 @@ ServeOptions parse(std::span<const std::string_view> arguments) {
     } else if (option == "--max-connections") {
       options.server.max_connections = count_option(option, value, 1);
     } else if (option == "--workers") {
-      options.server.workers = count_option(option, value, 1);
+      options.server.workers = count_option(option, value, 1, 1024);
     } else if (option == "--queue") {
       options.server.max_queued_jobs = count_option(option, value, 1);
     } else if (option == "--max-models") {
@@ -115,8 +104,7 @@ int serve_command(std::span<const std::string_view> arguments) {
   std::error_code error;
   if (!std::filesystem::is_directory(options.api.store, error))
     throw CheckpointError(options.api.store.string(), "not a directory");
-  options.api.models = &program_models();
-  options.api.groups = server::default_groups(program_models());
+  options.api.registries = Registries(program_models());
 
   server::Api api(options.api);
   server::Router router;

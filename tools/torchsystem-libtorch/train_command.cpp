@@ -15,6 +15,7 @@
 #include "command.hpp"
 #include "launch.hpp"
 #include "program.hpp"
+#include "train_output.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/training/distributed.hpp"
 #include "torchsystem/training/training_job.hpp"
@@ -83,17 +84,6 @@ Examples:
 
 constexpr int exit_rank_failed = 3;
 
-/// `--nproc N`'s value: 1 to 64.
-int process_count(std::string_view text) {
-  int value = 0;
-  for (const char digit : text) {
-    if (digit < '0' || digit > '9' || value > 64) throw UsageError("--nproc takes a count from 1 to 64");
-    value = value * 10 + (digit - '0');
-  }
-  if (text.empty() || value < 1 || value > 64) throw UsageError("--nproc takes a count from 1 to 64");
-  return value;
-}
-
 /// Ends a rank's process at once with `status`, its output flushed. The process group is never
 /// destroyed: c10d's teardown of a Gloo group and its store can wait forever on a peer that is gone or
 /// ending at the same moment (seen here under load, after the job had finished), and nothing is left for
@@ -110,7 +100,8 @@ int process_count(std::string_view text) {
                                 bool in_place) {
   try {
     auto& group = *new ProcessGroup(options);  // never destroyed: see end_rank
-    const TrainingReport report = train(config, program_models(), group, std::cout, &interrupted, in_place);
+    TrainOutput output(std::cout, in_place);
+    const TrainingReport report = train(config, Registries(program_models()), group, &output, &interrupted);
     if (report.interrupted) end_rank(130);
     if (options.rank == 0) {
       std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << " ("
@@ -141,7 +132,8 @@ int run_training(const TrainingConfig& config) {
   if (!in_place) std::cout << std::unitbuf;
   const auto options = DistributedOptions::from_environment();
   if (!options || options->world_size == 1) {
-    const TrainingReport report = train(config, program_models(), std::cout, &interrupted, in_place);
+    TrainOutput output(std::cout, in_place);
+    const TrainingReport report = train(config, Registries(program_models()), &output, &interrupted);
     if (report.interrupted) return 130;
     std::cout << "done: " << report.history.size() << " epochs in all under " << report.identity << "\n";
     return exit_ok;
@@ -167,9 +159,9 @@ int train_command(std::span<const std::string_view> arguments) {
       wait = true;
     } else if (argument == "--nproc") {
       if (index + 1 == arguments.size()) throw UsageError("--nproc needs a count");
-      processes = process_count(arguments[++index]);
+      processes = static_cast<int>(count_option("--nproc", arguments[++index], 1, 64));
     } else if (argument.starts_with("--nproc=")) {
-      processes = process_count(argument.substr(8));
+      processes = static_cast<int>(count_option("--nproc", argument.substr(8), 1, 64));
     } else {
       positional.push_back(argument);
     }

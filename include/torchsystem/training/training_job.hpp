@@ -17,27 +17,25 @@
 // Data parallel (distributed.hpp): given a ProcessGroup, each process trains on its shard of every
 // global batch of `batch_size` rows, with gradients summed across processes before each step, so N
 // processes follow the curve one process would, up to rounding. Rank 0 alone holds the lock, saves and
-// writes to `out`; every rank resumes from the same checkpoint.
+// reports; every rank resumes from the same checkpoint.
 #pragma once
-
-#include <torch/nn/module.h>
 
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "torchsystem/json.hpp"
-#include "torchsystem/registry.hpp"
+#include "torchsystem/torch/registries.hpp"
 #include "torchsystem/training/datasets.hpp"
+#include "torchsystem/training/events.hpp"
 
 namespace torchsystem {
 
 struct TrainingConfig {
-  Json model;      ///< an entity configuration {"name", "arguments"}, built through the models registry
+  Json model;      ///< an entity configuration {"name", "arguments"}: a plugin's model or a catalog module
   Json criterion;  ///< an entity configuration, built through the catalog's losses
   Json optimizer;  ///< an entity configuration, built through the catalog's optimizers
   std::int64_t epochs = 1;
@@ -63,20 +61,6 @@ struct TrainingConfig {
   static TrainingConfig from_json(const Json& config, const std::filesystem::path& base = {});
 };
 
-/// What one epoch gave.
-struct EpochRecord {
-  std::int64_t epoch = 0;
-  double loss = 0;                ///< mean training loss over the epoch's batches
-  double accuracy = 0;            ///< training accuracy over the epoch, in [0, 1]
-  double test_loss = 0;           ///< mean loss over the whole test set after the epoch
-  double test_accuracy = 0;       ///< accuracy over the whole test set after the epoch, in [0, 1]
-  double seconds = 0;             ///< the epoch's training time (evaluation and saving excluded)
-  double samples_per_second = 0;  ///< training samples over `seconds`
-
-  Json to_json() const;
-  static EpochRecord from_json(const Json& json);
-};
-
 struct TrainingReport {
   std::string identity;              ///< the model's `<name>-<hash>`
   std::int64_t resumed_from = 0;     ///< the epoch the checkpoint held (0: started fresh)
@@ -85,22 +69,20 @@ struct TrainingReport {
   std::filesystem::path checkpoint;  ///< the archive holding the last saved epoch
 };
 
-/// Runs the job. `models` builds the model (include torch_catalog().modules in it for nested built-in
-/// types); the loss and optimizer come from the catalog. Progress and one line per epoch go to `out`;
-/// `progress_in_place` redraws the progress line with '\r' (for a terminal) instead of printing at each
-/// quarter of an epoch. Setting `*stop` ends the run at the next batch, without saving that epoch (or
-/// the wait for the identity's lock).
-TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
-                     std::ostream& out, const std::atomic<bool>* stop = nullptr,
-                     bool progress_in_place = false);
+/// Runs the job. The model is built through `registries.models_for(name)` (a plugin's model or a catalog
+/// module), the loss and optimizer from the catalog. Each step is reported to `observer` (events.hpp):
+/// the job itself prints nothing. Setting `*stop` ends the run at the next batch, without saving that
+/// epoch (or the wait for the identity's lock).
+TrainingReport train(const TrainingConfig& config, const Registries& registries,
+                     TrainingObserver* observer = nullptr, const std::atomic<bool>* stop = nullptr);
 
 class ProcessGroup;
 
-/// Runs the job as one rank of `group`; every rank calls it with the same configuration. `*stop` on
-/// any rank stops every rank at the same batch. A rank that dies or stops answering makes the others
-/// throw DistributedError within the group's timeout; the last saved epoch stays intact.
-TrainingReport train(const TrainingConfig& config, const Registry<torch::nn::Module>& models,
-                     ProcessGroup& group, std::ostream& out, const std::atomic<bool>* stop = nullptr,
-                     bool progress_in_place = false);
+/// Runs the job as one rank of `group`; every rank calls it with the same configuration, and only rank
+/// 0 reports to its observer. `*stop` on any rank stops every rank at the same batch. A rank that dies
+/// or stops answering makes the others throw DistributedError within the group's timeout; the last saved
+/// epoch stays intact.
+TrainingReport train(const TrainingConfig& config, const Registries& registries, ProcessGroup& group,
+                     TrainingObserver* observer = nullptr, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace torchsystem

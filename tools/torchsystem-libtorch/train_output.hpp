@@ -1,0 +1,36 @@
+// `torchsystem train`'s output: the training job's events (torchsystem/training/events.hpp) rendered as
+// the command prints them: a line for the data and the model, a progress bar redrawn in place on a
+// terminal (else a line at each quarter of an epoch), and a line per saved epoch.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+
+#include "torchsystem/training/events.hpp"
+
+namespace torchsystem::cli {
+
+class TrainOutput : public TrainingObserver {
+ public:
+  /// `in_place` redraws the progress line with '\r' (for a terminal).
+  TrainOutput(std::ostream& out, bool in_place) : out_(out), in_place_(in_place) {}
+
+  void on(const JobStarted& event) override;
+  void on(const AggregateReady& event) override;
+  void on(const WaitingForLock& event) override;
+  void on(const JobResumed& event) override;
+  void on(const BatchDone& event) override;
+  void on(const EpochDone& event) override;
+  void on(const JobInterrupted& event) override;
+
+ private:
+  /// Clears a progress bar drawn in place.
+  void finish_progress();
+
+  std::ostream& out_;
+  bool in_place_;
+  bool bar_drawn_ = false;
+  std::int64_t reported_quarter_ = 0;
+};
+
+}  // namespace torchsystem::cli
