@@ -5,8 +5,8 @@
 //   RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 MASTER_ADDR=10.0.0.1 MASTER_PORT=29500 torchsystem train seed.json
 //
 //   if (auto options = DistributedOptions::from_environment()) {
-//     ProcessGroup group(*options);             // rendezvous: rank 0 serves a TCPStore, the others join
-//     train(config, models, group, std::cout);  // training_job.hpp: each rank trains on its shard
+//     ProcessGroup group(*options);                  // rendezvous: rank 0 serves a TCPStore, the others join
+//     train(config, registries, group, &observer);  // training_job.hpp: each rank trains on its shard
 //   }
 //
 // The group is the job's only channel between processes: collectives (broadcast, all-reduce) run over

@@ -2,11 +2,13 @@
 // the job raises an event at each step, and an observer (the `torchsystem train` command's renderer, a
 // test, a logger of the user's) does with it what it wants. The job itself never prints.
 //
-//   class Log : public TrainingObserver {
-//     void on(const EpochDone& done) override { std::cerr << done.record.epoch << " " << done.record.loss; }
+//   class Curve : public TrainingObserver {
+//     void on(const EpochDone& done) override { losses.push_back(done.record.loss); }
+//    public:
+//     std::vector<double> losses;
 //   };
-//   Log log;
-//   train(config, registries, &log);
+//   Curve curve;
+//   train(config, registries, &curve);
 //
 // In a data-parallel run only rank 0 raises events; each event then describes the whole job.
 #pragma once
