@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "torchsystem/torch.hpp"
 #include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/torch.hpp"
 
 namespace ts = torchsystem;
 using namespace ts::literals;

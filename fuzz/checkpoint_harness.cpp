@@ -24,8 +24,8 @@
 
 #include "fuzz_support.hpp"
 #include "seed_models.hpp"
-#include "torchsystem/torch.hpp"
 #include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/torch.hpp"
 #include "zip_crc.hpp"
 
 namespace torchsystem::fuzz {

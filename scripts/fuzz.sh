@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh 600 identity jsonl    these targets, 10 minutes each
 #   FUZZ_JOBS=2 scripts/fuzz.sh 3600      two fuzzing processes per target (the machine has the cores)
 #
-# Targets: identity config jsonl pickle (clang build, build-fuzz/) and checkpoint checkpoint_crc (g++ build,
+# Targets: identity config jsonl pickle http_framing (clang build, build-fuzz/) and checkpoint checkpoint_crc (g++ build,
 # build-fuzz-gcc/: LibTorch's headers do not compile with clang 14). Crashes are written to
 # fuzz-runs/<target>/ with the run's log; the exit status is non-zero when any target failed.
 set -euo pipefail
@@ -15,7 +15,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(identity config jsonl pickle checkpoint checkpoint_crc)
+((${#targets[@]})) || targets=(identity config jsonl pickle http_framing checkpoint checkpoint_crc)
 jobs="${FUZZ_JOBS:-1}"
 runs="${FUZZ_RUNS_DIR:-$root/fuzz-runs}"
 

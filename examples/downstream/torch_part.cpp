@@ -6,12 +6,12 @@
 #include <filesystem>
 #include <iostream>
 
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
-#include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/aggregate.hpp"
+#include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/checkpoint/store.hpp"
 
 namespace ts = torchsystem;
 using namespace ts::literals;
@@ -49,12 +49,12 @@ int main() {
             << "\n";
   const ts::Aggregate aggregate = ts::build_aggregate(
       ts::parse_json(R"({"name": "Linear", "arguments": {"in_features": 784, "out_features": 10}})"),
-      ts::parse_json(R"({"name": "MSELoss"})"), ts::parse_json(R"({"name": "SGD", "arguments": {"lr": 0.1}})"),
-      ts::Registries(models));
+      ts::parse_json(R"({"name": "MSELoss"})"),
+      ts::parse_json(R"({"name": "SGD", "arguments": {"lr": 0.1}})"), ts::Registries(models));
   aggregate.set_epoch(2);
   store.save(aggregate);
   const auto found = store.find(aggregate.name(), aggregate.hash());
-  std::cout << "saved " << aggregate.name() << "-" << aggregate.hash() << " found epoch " << (found ? found->epoch : -1)
-            << "\n";
+  std::cout << "saved " << aggregate.name() << "-" << aggregate.hash() << " found epoch "
+            << (found ? found->epoch : -1) << "\n";
   std::filesystem::remove_all(store_dir);
 }

@@ -50,7 +50,6 @@ namespace torchsystem {
 
 class ClassInfo;
 
-
 // ---------------------------------------------------------------------------------------------------
 // Registration options.
 

@@ -111,8 +111,7 @@ void verify_zip(int fd, std::uint64_t size) {
     has_version |= is_version;
     record_sizes[record] = record_size;
     // LibTorch compiles the source while it reads the archive, and its compiler crashes on some.
-    if (const std::string fault = is_source ? attribute_source_fault(text) : "";
-        !fault.empty())
+    if (const std::string fault = is_source ? attribute_source_fault(text) : ""; !fault.empty())
       throw Damaged("record '" + record + "' holds source the store never writes (" + fault + ")");
     if (is_pickle) pickles.emplace_back(record, std::move(text));
   }
@@ -166,7 +165,6 @@ std::optional<std::pair<std::string, std::string>> identity_of_stem(std::string_
 /// The metadata of a `.pth` file: the store's own (under "torchsystem"), or, for a file in the
 /// reference's layout {"epoch", "nn", "optimizer"}, what its file name and epoch tell.
 void read_pth_metadata(const fs::path& path, OpenedCheckpoint& opened) {
-
   const PyNode* root = opened.file.tree.root;
   if (root->kind != PyNode::Kind::dict)
     throw Damaged("it holds " + describe(root) + ", not a checkpoint's dict");
@@ -245,8 +243,7 @@ bool is_identity_stem(std::string_view stem) {
   return false;
 }
 
-std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok,
-                                                TorchSaveRead read) {
+std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok, TorchSaveRead read) {
   const std::string display = path.string();
   // No symbolic link is followed, and a FIFO or a device cannot block the open: what is not a regular
   // file is refused after fstat, before a byte is read.

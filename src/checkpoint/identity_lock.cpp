@@ -2,9 +2,9 @@
 #include "torchsystem/checkpoint/identity_lock.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,7 +80,8 @@ std::optional<IdentityLock> CheckpointStore::try_lock(std::string_view name, std
   // Never through a symbolic link, never blocking on a FIFO: the file is truncated and written below.
   Descriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666));
   if (fd.get() < 0 && errno == ELOOP)
-    throw ForeignFileError(path.string(), "the lock file is a symbolic link, not a regular file of the store");
+    throw ForeignFileError(path.string(),
+                           "the lock file is a symbolic link, not a regular file of the store");
   if (fd.get() < 0) throw CheckpointError(path.string(), "cannot open the lock file: " + errno_text(errno));
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0)
@@ -94,8 +95,9 @@ std::optional<IdentityLock> CheckpointStore::try_lock(std::string_view name, std
   }
   // Who holds it, for the message of the job that finds it taken. Written after the lock is taken, so a
   // reader may briefly see it empty or the previous holder's.
-  const Json holder = {
-      {"pid", static_cast<std::int64_t>(::getpid())}, {"host", host_name()}, {"started", iso_utc(std::filesystem::file_time_type::clock::now())}};
+  const Json holder = {{"pid", static_cast<std::int64_t>(::getpid())},
+                       {"host", host_name()},
+                       {"started", iso_utc(std::filesystem::file_time_type::clock::now())}};
   const std::string text = dumps(holder) + "\n";
   if (::ftruncate(fd.get(), 0) != 0 ||
       ::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))

@@ -50,7 +50,8 @@ std::string state_key(const torch::Tensor& parameter) {
   throw StateError(path + ": expected " + expected + ", got " + describe(got));
 }
 
-const PyNode* require_kind(const PyNode* node, PyNode::Kind kind, const std::string& path, const char* expected) {
+const PyNode* require_kind(const PyNode* node, PyNode::Kind kind, const std::string& path,
+                           const char* expected) {
   if (node->kind != kind) wrong(path, expected, node);
   return node;
 }

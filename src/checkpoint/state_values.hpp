@@ -29,7 +29,8 @@ std::string shape_text(c10::ScalarType type, c10::IntArrayRef sizes);
 std::string state_key(const torch::Tensor& parameter);
 
 [[noreturn]] void wrong(const std::string& path, const std::string& expected, const PyNode* got);
-const PyNode* require_kind(const PyNode* node, PyNode::Kind kind, const std::string& path, const char* expected);
+const PyNode* require_kind(const PyNode* node, PyNode::Kind kind, const std::string& path,
+                           const char* expected);
 double number(const PyNode* node, const std::string& path);
 std::int64_t integer(const PyNode* node, const std::string& path);
 bool boolean(const PyNode* node, const std::string& path);
@@ -39,8 +40,8 @@ double scalar(const PyNode* node, const StorageTable& storages, const std::strin
 /// Optimizer.load_state_dict casts. `shape_of_parameter` false for LBFGS's flat vectors and scalars.
 torch::Tensor state_tensor(const PyNode* node, const StorageTable& storages, const std::string& path,
                            const torch::Tensor& parameter, bool shape_of_parameter = true);
-std::deque<torch::Tensor> tensor_list(const PyNode* node, const StorageTable& storages, const std::string& path,
-                                      const torch::Tensor& parameter);
+std::deque<torch::Tensor> tensor_list(const PyNode* node, const StorageTable& storages,
+                                      const std::string& path, const torch::Tensor& parameter);
 /// The entries of a dict with str keys.
 std::vector<std::pair<std::string, const PyNode*>> str_entries(const PyNode* dict, const std::string& path);
 

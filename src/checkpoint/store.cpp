@@ -135,8 +135,9 @@ void check_identity(const std::string& display, const Json& metadata, const Json
 void load_legacy(const Aggregate& aggregate, OpenedCheckpoint& opened, const std::string& display) {
   const auto model = aggregate.model().module();
   if (!model)
-    throw CheckpointError(display, "a checkpoint of the former format holds a torch::nn::Module, and the "
-                                   "aggregate's model is not one");
+    throw CheckpointError(display,
+                          "a checkpoint of the former format holds a torch::nn::Module, and the "
+                          "aggregate's model is not one");
   torch::serialize::InputArchive parts[3];
   for (std::size_t i = 0; i < 3; ++i) {
     if (!opened.archive.try_read(members[i], parts[i]))
@@ -192,7 +193,8 @@ void load_pth(const Aggregate& aggregate, const OpenedCheckpoint& opened, const 
 /// when neither exists.
 std::optional<std::pair<fs::path, OpenedCheckpoint>> open_identity(const CheckpointStore& store,
                                                                    std::string_view name,
-                                                                   std::string_view hash, TorchSaveRead read) {
+                                                                   std::string_view hash,
+                                                                   TorchSaveRead read) {
   fs::path path = store.path_for(name, hash);
   auto opened = open_checkpoint(path, true, read);
   if (!opened) {
@@ -209,7 +211,8 @@ void check_named(const CheckpointInfo& info, const fs::path& file) {
   std::string expected;
   if (CheckpointStore::identity_fault(info.name, info.hash).empty()) expected = info.name + "-" + info.hash;
   if (expected.empty() || expected != file.stem().string()) {
-    throw CheckpointError(file.string(), "holds the checkpoint of " + quote_value(info.name + "-" + info.hash) +
+    throw CheckpointError(file.string(), "holds the checkpoint of " +
+                                             quote_value(info.name + "-" + info.hash) +
                                              ", not the one its file name says (copied or renamed?)");
   }
 }
@@ -262,7 +265,8 @@ std::filesystem::path CheckpointStore::path_for(std::string_view name, std::stri
   if (const std::string fault = identity_fault(name, hash); !fault.empty()) {
     // A name or hash that cannot be a component says so; a name too long for the file system, too.
     const bool too_long = fault.starts_with("the checkpoint file name");
-    throw CheckpointError(directory_.string(), too_long ? fault : fault + ", so it cannot name a checkpoint file");
+    throw CheckpointError(directory_.string(),
+                          too_long ? fault : fault + ", so it cannot name a checkpoint file");
   }
   return directory_ / (std::string(name) + "-" + std::string(hash) + std::string(extension));
 }
@@ -345,7 +349,8 @@ CheckpointInfo CheckpointStore::save(const Aggregate& aggregate, const Json& ext
 
 std::optional<CheckpointInfo> CheckpointStore::load(const Aggregate& aggregate) const {
   const Json model = model_identity(aggregate, directory_, "load");
-  require_rest(aggregate, path_for(model["name"].get<std::string>(), model["hash"].get<std::string>()), "load");
+  require_rest(aggregate, path_for(model["name"].get<std::string>(), model["hash"].get<std::string>()),
+               "load");
   auto checkpoint = read(model["name"].get<std::string>(), model["hash"].get<std::string>());
   if (!checkpoint) return std::nullopt;
   checkpoint->restore(aggregate);
@@ -396,7 +401,8 @@ std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged, std::vector
     if (file.extension() != extension && file.extension() != legacy_extension) continue;
     if (!is_identity_stem(file.stem().string())) continue;
     std::error_code type_error;
-    if (!it->is_regular_file(type_error)) continue;
+    // Regular files only, never through a link: what the store would refuse to read is not listed.
+    if (!fs::is_regular_file(it->symlink_status(type_error))) continue;
     candidates.push_back(file);
   }
   if (error) throw CheckpointError(directory_.string(), "cannot read the directory: " + error.message());

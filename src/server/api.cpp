@@ -12,10 +12,10 @@
 
 #include "api_support.hpp"
 #include "inference.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/torch/registries.hpp"
 
 namespace torchsystem::server {
@@ -114,7 +114,8 @@ void check_key(const std::string& name, const std::string& hash) {
   if (!hex)
     throw ApiError(400, "invalid_key", "a hash is 32 lowercase hexadecimal digits", {{"path", "hash"}});
   if (!CheckpointStore::identity_fault(name, hash).empty())
-    throw ApiError(400, "invalid_key", "a name is ASCII letters, digits, '_', '-' and '.'", {{"path", "name"}});
+    throw ApiError(400, "invalid_key", "a name is ASCII letters, digits, '_', '-' and '.'",
+                   {{"path", "name"}});
 }
 
 namespace {
@@ -128,7 +129,8 @@ auto store_lookup(const std::string& name, const std::string& hash, F&& lookup) 
     if (!found) throw ApiError(404, "not_found", "no checkpoint " + name + "-" + hash + " in the store");
     return std::move(*found);
   } catch (const ForeignFileError&) {
-    throw ApiError(403, "forbidden", "the checkpoint " + name + "-" + hash + " is not a regular file of the store");
+    throw ApiError(403, "forbidden",
+                   "the checkpoint " + name + "-" + hash + " is not a regular file of the store");
   } catch (const CheckpointError& e) {
     throw ApiError(500, "damaged_checkpoint", e.what());
   }
@@ -136,7 +138,8 @@ auto store_lookup(const std::string& name, const std::string& hash, F&& lookup) 
 
 }  // namespace
 
-CheckpointInfo find_checkpoint(const CheckpointStore& store, const std::string& name, const std::string& hash) {
+CheckpointInfo find_checkpoint(const CheckpointStore& store, const std::string& name,
+                               const std::string& hash) {
   return store_lookup(name, hash, [&] { return store.find(name, hash); });
 }
 
@@ -236,8 +239,7 @@ struct Api::Impl {
       throw ApiError(500, "store_unreadable", e.what());
     }
     Json page = Json::array();
-    for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i)
-      page.push_back(to_json(all[i]));
+    for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i) page.push_back(to_json(all[i]));
     return answer({{"checkpoints", std::move(page)},
                    {"total", all.size()},
                    {"offset", offset},

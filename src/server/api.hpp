@@ -27,7 +27,7 @@ struct ApiOptions {
   std::filesystem::path store;  ///< the checkpoint store's directory
   /// What the registry routes know and checkpoints' aggregates are rebuilt through.
   Registries registries;
-  std::size_t max_models = 4;                           ///< models kept loaded for inference
+  std::size_t max_models = 4;  ///< models kept loaded for inference
   /// A build whose integer arguments multiply beyond this is refused before anything is allocated: an
   /// upper bound on a layer's parameters (in_features * out_features, channels * kernel, ...), so a
   /// request cannot make the server allocate more than a few GiB.

@@ -34,7 +34,8 @@ void check_key(const std::string& name, const std::string& hash);
 /// The checkpoint of identity `name`-`hash` in `store`, every byte checked: 400 as check_key, 404 when
 /// the store has none, 403 when its file is not a regular file of the store (a symbolic link, say), 500
 /// when it is damaged or holds another identity.
-CheckpointInfo find_checkpoint(const CheckpointStore& store, const std::string& name, const std::string& hash);
+CheckpointInfo find_checkpoint(const CheckpointStore& store, const std::string& name,
+                               const std::string& hash);
 
 /// The checkpoint of identity `name`-`hash`, read once in full for a model to be restored from it; the
 /// same answers as find_checkpoint.

@@ -11,6 +11,7 @@
 
 #include "api_support.hpp"
 #include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/identity.hpp"
 #include "torchsystem/torch/detail/message.hpp"
 #include "torchsystem/torch/module.hpp"
 
@@ -124,6 +125,8 @@ void flatten(const Json& data, std::size_t depth, std::vector<T>& out, const std
     if (!data.is_number())
       bad_input(input, "\"data\" holds " + std::string(data.type_name()) + ", not a number");
     const double value = data.get<double>();
+    // JSON has no NaN or Infinity, and a model given one answers with them, which JSON cannot carry.
+    if (!std::isfinite(value)) bad_input(input, "\"data\" holds " + dumps(data) + ", not a finite number");
     // A finite double beyond the type's range has no value there (and converting it is undefined).
     if (std::isfinite(value) && std::abs(value) > static_cast<double>(std::numeric_limits<T>::max()))
       bad_input(input, "\"data\" holds a value beyond the datatype's range");

@@ -2,7 +2,6 @@
 // their OIP v2 metadata, and OIP v2 JSON tensors in and out. Internal to the server library.
 #pragma once
 
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -29,8 +28,8 @@ struct TensorSpec {
 struct LoadedModel {
   std::string name;
   std::string hash;
-  Json checkpoint;  ///< the checkpoint's metadata
-  Aggregate aggregate;  ///< rebuilt from the checkpoint's metadata, its state restored, in evaluation
+  Json checkpoint;             ///< the checkpoint's metadata
+  Aggregate aggregate;         ///< rebuilt from the checkpoint's metadata, its state restored, in evaluation
   mutable std::mutex running;  ///< one forward at a time: a plugin's model need not be reentrant
   TensorSpec input;
   TensorSpec output;

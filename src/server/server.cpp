@@ -25,6 +25,7 @@
 #include <system_error>
 
 #include "assets.hpp"
+#include "framing.hpp"
 #include "metrics.hpp"
 #include "server.hpp"
 
@@ -243,7 +244,20 @@ struct Server::Impl {
 
     const auto started = Clock::now();
     const auto& header = parser.get();
-    const std::string_view target = view(header.target());
+    // Framing first (RFC 9112 section 6.3): with a length it cannot trust, the server would read the body
+    // otherwise than the client meant, and answer the rest as another request. 400, and the connection
+    // closes, its framing lost.
+    const auto target_form = origin_form(view(header.target()));
+    const auto fault = target_form ? framing_fault(header)
+                                   : std::optional<std::string>("the request target must be a path (/...)");
+    if (fault) {
+      const Response refused = json_error(400, "bad_request", "malformed HTTP request: " + *fault);
+      record(Match{}, refused.status, started);
+      co_await write(stream, refused, header.version(), false);
+      co_await drain(stream);
+      co_return false;
+    }
+    const std::string_view target = *target_form;
     const std::size_t question = target.find('?');
     Request request;
     request.method = std::string(view(header.method_string()));

@@ -157,8 +157,9 @@ const std::shared_ptr<torch::optim::Optimizer>& Aggregate::optimizer_ptr() const
 torch::Tensor Aggregate::loss(const torch::Tensor& outputs, const torch::Tensor& targets) const {
   const State& current = state();
   if (current.loss.is_empty())
-    throw std::logic_error("the aggregate's criterion was given as a torch::nn::Module pointer, without its "
-                           "forward(): build it through a registry to run it");
+    throw std::logic_error(
+        "the aggregate's criterion was given as a torch::nn::Module pointer, without its "
+        "forward(): build it through a registry to run it");
   return state_->loss.forward(outputs, targets);
 }
 
@@ -208,14 +209,16 @@ Json Aggregate::metadata() const {
 
 Aggregate build_aggregate(const Json& model, const Json& criterion, const Json& optimizer,
                           const Registries& registries, std::string_view path) {
-  const std::string model_name =
-      model.is_object() && model.contains("name") && model["name"].is_string() ? model["name"].get<std::string>()
-                                                                                : std::string();
+  const std::string model_name = model.is_object() && model.contains("name") && model["name"].is_string()
+                                     ? model["name"].get<std::string>()
+                                     : std::string();
   auto module = built(path, "model", [&] {
     return registries.models_for(model_name).create_as<torch::nn::AnyModule>(model);
   });
-  auto loss = built(path, "criterion", [&] { return registries.losses().create_as<torch::nn::AnyModule>(criterion); });
-  auto steps = built(path, "optimizer", [&] { return registries.optimizers().create(optimizer, module.ptr()->parameters()); });
+  auto loss = built(path, "criterion",
+                    [&] { return registries.losses().create_as<torch::nn::AnyModule>(criterion); });
+  auto steps = built(path, "optimizer",
+                     [&] { return registries.optimizers().create(optimizer, module.ptr()->parameters()); });
   return Aggregate(module_model(std::move(module)), std::move(loss), std::move(steps));
 }
 
@@ -225,8 +228,8 @@ Aggregate rebuild_aggregate(const Json& metadata, const Registries& registries) 
   const std::string& hash = model.at("hash").get_ref<const std::string&>();
   const std::string computed = identity_hash(name, model.at("arguments"));
   if (computed != hash)
-    throw IdentityError("the checkpoint claims the identity " + name + "-" + hash + ", but its arguments give " +
-                        name + "-" + computed);
+    throw IdentityError("the checkpoint claims the identity " + name + "-" + hash +
+                        ", but its arguments give " + name + "-" + computed);
   const auto strip = [](const Json& entity) {
     return Json{{"name", entity.at("name")}, {"arguments", entity.at("arguments")}};
   };

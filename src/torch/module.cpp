@@ -1,6 +1,5 @@
 #include "torchsystem/torch/module.hpp"
 
-
 namespace torchsystem {
 
 std::shared_ptr<torch::nn::Module> as_module(const Object& object) {

@@ -9,20 +9,21 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <thread>
 #include <utility>
 
+#include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/entity.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
-#include "torchsystem/checkpoint/store.hpp"
-#include "torchsystem/entity.hpp"
 #include "torchsystem/torch/aggregate.hpp"
+#include "torchsystem/torch/detail/message.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/training/distributed.hpp"
 #include "torchsystem/value_traits.hpp"
-#include "torchsystem/torch/detail/message.hpp"
 #include "training_support.hpp"
 
 namespace torchsystem {
@@ -92,8 +93,7 @@ Evaluation evaluate(const Aggregate& aggregate, const Samples& test, std::int64_
     const std::int64_t last = std::min(to, first + batch);
     const torch::Tensor outputs = aggregate.model().forward(test.inputs.slice(0, first, last));
     const torch::Tensor targets = test.targets.slice(0, first, last);
-    sums.loss_sum +=
-        aggregate.loss(outputs, targets).item<double>() * static_cast<double>(last - first);
+    sums.loss_sum += aggregate.loss(outputs, targets).item<double>() * static_cast<double>(last - first);
     sums.correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
   }
   return sums;
@@ -129,8 +129,9 @@ struct ShuffleBuffers {
 
 /// One epoch; nullopt when `stop` was set before it finished (on any rank).
 std::optional<EpochRecord> run_epoch(const Aggregate& aggregate, const DataSource& source,
-                                     const TrainingConfig& config, std::int64_t epoch, ShuffleBuffers& shuffled,
-                                     Peers& peers, TrainingObserver* observer, const std::atomic<bool>* stop) {
+                                     const TrainingConfig& config, std::int64_t epoch,
+                                     ShuffleBuffers& shuffled, Peers& peers, TrainingObserver* observer,
+                                     const std::atomic<bool>* stop) {
   const auto started = std::chrono::steady_clock::now();
   const Samples data = source.training_samples(epoch);
   const std::int64_t samples = data.inputs.size(0);
@@ -182,9 +183,10 @@ std::optional<EpochRecord> run_epoch(const Aggregate& aggregate, const DataSourc
     loss_sum += loss.item<double>();
     if (last > first) correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
     if (observer) {
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      observer->on(BatchDone{epoch, batch + 1, batches, to, samples, loss_sum / static_cast<double>(batch + 1),
-                             seconds});
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      observer->on(BatchDone{epoch, batch + 1, batches, to, samples,
+                             loss_sum / static_cast<double>(batch + 1), seconds});
     }
   }
 
@@ -340,6 +342,13 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
   if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<std::int64_t>() >= 0)) {
     throw ArgumentError("config.seed", "expected an int >= 0, got " + describe_json(seed));
   }
+  // The checkpoint records it as Python's int in a pickle's 64-bit signed form: checked now, not at the
+  // first save after an epoch of training.
+  if (seed.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw ArgumentError("config.seed", "expected an int >= 0 and at most " +
+                                           std::to_string(std::numeric_limits<std::int64_t>::max()) +
+                                           ", got " + describe_json(seed));
+  }
   result.seed = seed.get<std::uint64_t>();
   const Json& store = require(config, "store");
   if (!store.is_string() || store.get_ref<const std::string&>().empty()) {
@@ -482,9 +491,18 @@ TrainingReport run_job(const TrainingConfig& config, const Registries& registrie
   if (const auto& found = start.found) {
     report.resumed_from = found->epoch;
     report.history = saved_history(*found);
+    // Epochs are counted in an int64_t: a checkpoint near its end cannot be trained further.
+    if (report.resumed_from > std::numeric_limits<std::int64_t>::max() - config.epochs) {
+      throw CheckpointError(found->path.string(), "holds epoch " + std::to_string(report.resumed_from) +
+                                                      ": " + std::to_string(config.epochs) +
+                                                      " more would pass the last epoch an int64 counts");
+    }
   }
-  if (observer) observer->on(JobResumed{report.resumed_from, start.found ? start.found->path : std::filesystem::path(), config.store});
-  if (peers.group) peers.reducer = std::make_unique<GradientReducer>(*peers.group, aggregate.model().parameters());
+  if (observer)
+    observer->on(JobResumed{report.resumed_from, start.found ? start.found->path : std::filesystem::path(),
+                            config.store});
+  if (peers.group)
+    peers.reducer = std::make_unique<GradientReducer>(*peers.group, aggregate.model().parameters());
 
   ShuffleBuffers shuffled;
   for (std::int64_t epoch = report.resumed_from + 1; epoch <= report.resumed_from + config.epochs; ++epoch) {

@@ -43,10 +43,10 @@
 #include "state_dict.hpp"
 #include "temp_dir.hpp"
 #include "torch_save.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
-#include "torchsystem/checkpoint/store.hpp"
 #include "zip_crc.hpp"
 
 namespace checkpoint_store_test {
@@ -87,8 +87,8 @@ std::vector<std::string> entries(const fs::path& directory) {
 /// Saves the aggregate as the store did before torch.save's format: `<name>-<hash>.pt`, a LibTorch
 /// archive with the records model, criterion, optimizer and metadata (torchsystem-checkpoint/1). The
 /// store still loads such files; their checks are tested on files written here.
-fs::path save_legacy(const ts::CheckpointStore& store, const ts::Aggregate& aggregate,
-                     std::int64_t epoch, const ts::Json& extra = ts::Json::object()) {
+fs::path save_legacy(const ts::CheckpointStore& store, const ts::Aggregate& aggregate, std::int64_t epoch,
+                     const ts::Json& extra = ts::Json::object()) {
   ts::Json metadata = ts::Json::object();
   metadata["format"] = "torchsystem-checkpoint/1";
   metadata["model"] = ts::entity_metadata(aggregate.model().module());
@@ -127,7 +127,9 @@ struct Trainee {
   std::int64_t inputs = 0;
   std::int64_t outputs = 0;
 
-  ts::Aggregate aggregate(std::int64_t epoch = 0) const { return {model.ptr(), criterion.ptr(), optimizer, epoch}; }
+  ts::Aggregate aggregate(std::int64_t epoch = 0) const {
+    return {model.ptr(), criterion.ptr(), optimizer, epoch};
+  }
   std::shared_ptr<torch::nn::Module> module() const { return model.ptr(); }
 
   /// Adam steps on a fixed batch, so that the optimizer has state.
@@ -1067,8 +1069,14 @@ TEST(CheckpointStoreNames, AMissingMemberOrANegativeEpochIsRefused) {
   const auto model = trainee.module();
   const auto criterion = trainee.criterion.ptr();
   const auto optimizer = trainee.optimizer;
-  EXPECT_TRUE(contains(checkpoint_error([&] { store.save({model, criterion, nullptr, 1}); }).what(), "no optimizer"));
-  EXPECT_TRUE(contains(checkpoint_error([&] { store.save({model, nullptr, optimizer, 1}); }).what(), "no criterion"));
+  EXPECT_TRUE(contains(checkpoint_error([&] {
+                         store.save({model, criterion, nullptr, 1});
+                       }).what(),
+                       "no optimizer"));
+  EXPECT_TRUE(contains(checkpoint_error([&] {
+                         store.save({model, nullptr, optimizer, 1});
+                       }).what(),
+                       "no criterion"));
   EXPECT_TRUE(contains(checkpoint_error([&] {
                          store.save({std::shared_ptr<torch::nn::Module>(), criterion, optimizer, 1});
                        }).what(),

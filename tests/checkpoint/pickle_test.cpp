@@ -178,7 +178,11 @@ TEST(Pickle, ChecksStoragesAndTensors) {
 
 TEST(Pickle, BoundsWalksOverSharedAndNestedContainers) {
   // A list appended to itself: the tree holds a cycle, which a walk refuses by its depth.
-  const td::PyTree cycle = td::pickle_load(std::string_view("\x80\x02]q\x00" "h\x00" "a.", 9), records_of(0));
+  const td::PyTree cycle = td::pickle_load(std::string_view("\x80\x02]q\x00"
+                                                            "h\x00"
+                                                            "a.",
+                                                            9),
+                                           records_of(0));
   EXPECT_THROW(td::to_json(cycle.root), td::PickleError);
   std::string deep = "\x80\x02";
   for (int i = 0; i < 100; ++i) deep += "]";

@@ -23,9 +23,9 @@
 #include "seed_models.hpp"
 #include "state_dict.hpp"
 #include "torch_save.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
-#include "torchsystem/checkpoint/store.hpp"
 
 namespace ts = torchsystem;
 namespace td = torchsystem::checkpoint_detail;
@@ -94,7 +94,9 @@ struct Built {
   torch::nn::AnyModule model;
   torch::nn::AnyModule criterion;
   std::shared_ptr<torch::optim::Optimizer> optimizer;
-  ts::Aggregate aggregate(std::int64_t epoch = 0) const { return {model.ptr(), criterion.ptr(), optimizer, epoch}; }
+  ts::Aggregate aggregate(std::int64_t epoch = 0) const {
+    return {model.ptr(), criterion.ptr(), optimizer, epoch};
+  }
 };
 
 Built build(const ts::Json& config) {

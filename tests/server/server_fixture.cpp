@@ -6,11 +6,11 @@
 
 #include <thread>
 
-#include "seed_models.hpp"
 #include "api.hpp"
+#include "seed_models.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/module.hpp"
-#include "torchsystem/checkpoint/store.hpp"
 
 namespace server_test {
 namespace {
@@ -89,9 +89,8 @@ struct TestServer::State {
 
   State(const std::filesystem::path& store, ts::server::ServerOptions options,
         std::vector<ts::server::Route> extra_routes)
-      : api(ts::server::ApiOptions{.store = store,
-                                   .registries = ts::Registries(test_models()),
-                                   .max_models = 2}) {
+      : api(ts::server::ApiOptions{
+            .store = store, .registries = ts::Registries(test_models()), .max_models = 2}) {
     ts::server::Router router;
     api.add_routes(router);
     for (auto& route : extra_routes) router.add(std::move(route));

@@ -153,7 +153,10 @@ TEST_F(ServerCli, TheCommandLineIsChecked) {
   for (const std::vector<std::string>& arguments :
        {std::vector<std::string>{"serve"},
         {"serve", "--store", dir_.string(), "--port", "70000"},
-        {"serve", "--store", dir_.string(), "--workers", "two"}}) {
+        {"serve", "--store", dir_.string(), "--workers", "two"},
+        {"serve", "--store", dir_.string(), "--workers", "100000"},
+        // Before, an empty token served every route without authentication, silently.
+        {"serve", "--store", dir_.string(), "--port", "0", "--token", ""}}) {
     const auto outcome = run(arguments);
     EXPECT_EQ(outcome.status, 2) << arguments.back() << ": " << outcome.err;
   }
@@ -394,6 +397,11 @@ TEST_F(Server, MalformedTensorsAre400sNamingTheInput) {
       {R"([1])", "invalid_request"},
       {R"({"inputs": [1, 2]})", "invalid_request"},
       {R"({"inputs": [)", "invalid_json"},
+      // Before, NaN and Infinity were taken, and the non-finite outputs they gave were answered as null.
+      {R"({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [1, NaN, 3, 4]}]})",
+       "invalid_tensor"},
+      {R"({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, -Infinity, 4]}]})",
+       "invalid_tensor"},
   };
   for (const auto& [body, code] : cases) {
     const auto response = request(running.port(), "POST", target, body);
@@ -445,6 +453,93 @@ TEST_F(Server, BodiesOverTheLimitAre413ChunkedOrNot) {
   const auto accepted = small_chunks.read();
   ASSERT_TRUE(accepted);
   EXPECT_EQ(accepted->status, 200u) << accepted->body;
+}
+
+/// The answer to `text` sent on a connection of its own; nullopt when none comes.
+std::optional<test_http::Response> answer_to(std::uint16_t port, const std::string& text) {
+  Connection connection(port);
+  connection.send(text);
+  return connection.read(std::chrono::seconds(5));
+}
+
+// RFC 9112 section 6.3. Before, a Transfer-Encoding not ending in chunked made the server take the body
+// as empty and answer its bytes as a second request (a 400, then a 200 for the smuggled GET); with a
+// Content-Length beside it, the Content-Length was used silently.
+TEST_F(Server, FramingThatCouldSmuggleARequestIs400AndClosesTheConnection) {
+  server_test::TestServer running(store());
+  const std::string smuggled = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::vector<std::string> framings = {
+      "Transfer-Encoding: xchunked\r\n",
+      "Transfer-Encoding: gzip\r\n",
+      "Transfer-Encoding: identity\r\n",
+      "Transfer-Encoding: chunked, identity\r\n",
+      "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",  // the list spread over two fields
+      "Transfer-Encoding: gzip, chunked\r\n",  // a coding this server does not decode
+      "Transfer-Encoding: chunked, chunked\r\n",
+      "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+      "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: ,\r\n",
+  };
+  for (const auto& framing : framings) {
+    Connection connection(running.port());
+    connection.send("POST /v1/identity HTTP/1.1\r\nHost: x\r\n" + framing + "\r\n" + smuggled);
+    const auto refused = connection.read();
+    ASSERT_TRUE(refused) << framing;
+    expect_error(*refused, 400, "bad_request");
+    EXPECT_TRUE(connection.closed_within(std::chrono::seconds(5)))
+        << framing << ": the connection stayed open";
+  }
+  // HTTP/1.0 knows no Transfer-Encoding.
+  const auto refused_old =
+      answer_to(running.port(),
+                "POST /v1/identity HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n");
+  ASSERT_TRUE(refused_old);
+  expect_error(*refused_old, 400, "bad_request");
+
+  // What HTTP/1.1 allows still works: chunked alone, its name in any case.
+  const auto accepted =
+      answer_to(running.port(),
+                "POST /v1/identity HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                "d\r\n{\"name\": \"A\"}\r\n0\r\n\r\n");
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200u) << accepted->body;
+}
+
+// Before, a target without its leading slash was served as if it had one.
+TEST_F(Server, RequestTargetsOtherThanAPathAre400) {
+  server_test::TestServer running(store());
+  for (const std::string target : {"v2/health/live", "*", "x.example:80", "http://x?a=1"}) {
+    const auto refused = answer_to(running.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(refused) << target;
+    expect_error(*refused, 400, "bad_request");
+  }
+  // The absolute form, which RFC 9112 says a server accepts, is its path.
+  const auto served = answer_to(running.port(), "GET http://x/v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200u) << served->body;
+}
+
+// RFC 9112 section 5.2 lets a server either refuse obsolete line folding or replace each fold with spaces;
+// Boost.Beast replaces it, so a folded line is part of the field before it and cannot start a field of
+// its own: it cannot smuggle a Transfer-Encoding past the framing checks. A bare line feed is refused.
+TEST_F(Server, ObsoleteLineFoldingStaysInItsFieldAndBareLineFeedsAre400) {
+  server_test::TestServer running(store());
+  const std::string body = R"({"name": "A"})";
+  const auto folded =
+      answer_to(running.port(),
+                "POST /v1/identity HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\nX-Folded: a\r\n Transfer-Encoding: chunked\r\n\r\n" + body);
+  ASSERT_TRUE(folded);
+  EXPECT_EQ(folded->status, 200u) << "the body was read by its Content-Length alone: " << folded->body;
+  EXPECT_EQ(json_of(*folded)["name"], "A");
+  for (const std::string text : {
+           "GET /v2/health/live HTTP/1.1\nHost: x\n\n",
+           "GET /v2/health/live HTTP/1.1\r\nHost: x\nX-Other: y\r\n\r\n",
+       }) {
+    const auto refused = answer_to(running.port(), text);
+    ASSERT_TRUE(refused) << text;
+    EXPECT_EQ(refused->status, 400u) << text << ": " << refused->body;
+  }
 }
 
 TEST_F(Server, HeadersOverTheLimitAre431) {

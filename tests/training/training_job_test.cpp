@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -27,9 +28,9 @@
 #include "torch_test_support.hpp"
 
 #include "seed_models.hpp"
+#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
-#include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/training/training_job.hpp"
 #include "train_output.hpp"
 
@@ -62,6 +63,10 @@ TEST(TrainingConfig, ErrorsNameTheKey) {
   EXPECT_EQ(fault("epochs", 0), "config.epochs: expected an int from 1 to 1000000, got 0");
   EXPECT_EQ(fault("batch_size", "64"), "config.batch_size: expected an int from 1 to 1048576, got \"64\"");
   EXPECT_EQ(fault("seed", -1), "config.seed: expected an int >= 0, got -1");
+  // Checked before anything trains, not at the first save.
+  EXPECT_EQ(fault("seed", ts::parse_json("18446744073709551615")),
+            "config.seed: expected an int >= 0 and at most 9223372036854775807, got 18446744073709551615");
+  EXPECT_EQ(fault("seed", ts::parse_json("9223372036854775808")).substr(0, 12), "config.seed:");
   EXPECT_EQ(fault("store", ""),
             "config.store: expected the store's directory as a non-empty string, got \"\"");
   EXPECT_EQ(fault("model", "MLP"),
@@ -214,6 +219,20 @@ TEST(TrainingJob, AMalformedLossCurveInTheCheckpointNamesTheFile) {
   }
 }
 
+// Before, a checkpoint at epoch 2^63-1 trained "epoch -9223372036854775808" and failed at its save.
+TEST(TrainingJob, ACheckpointAtTheLastEpochIsRefusedBeforeTraining) {
+  const TempDir dir;
+  const auto config = ts::TrainingConfig::from_json(small_config(dir.path(), 1));
+  const ts::Aggregate aggregate =
+      ts::build_aggregate(config.model, config.criterion, config.optimizer, ts::Registries(models()));
+  aggregate.set_epoch(std::numeric_limits<std::int64_t>::max());
+  const auto saved = ts::CheckpointStore(dir.path()).save(aggregate);
+  const std::string message = torch_test::test_message([&] { run(small_config(dir.path(), 1)); });
+  EXPECT_NE(message.find("holds epoch 9223372036854775807"), std::string::npos) << message;
+  EXPECT_EQ(ts::CheckpointStore(dir.path()).list().at(0).epoch, std::numeric_limits<std::int64_t>::max())
+      << "the checkpoint is kept";
+}
+
 TEST(TrainingJob, StopLosesOnlyTheEpochInProgress) {
   const TempDir dir;
   run(small_config(dir.path(), 1));
@@ -325,6 +344,30 @@ TEST(TrainProgram, RunTwiceResumesAndTheCliListsTheCheckpoint) {
   EXPECT_NE(first.output.find("data synthetic: 600 training and 200 test samples"), std::string::npos)
       << first.output;
   EXPECT_NE(first.output.find("samples/s"), std::string::npos) << first.output;
+}
+
+// A catalog module is a model too: `train` builds it without any plugin, as `create` does.
+TEST(TrainProgram, ACatalogModuleTrainsWithoutAPlugin) {
+  const TempDir dir;
+  auto config = small_config("weights", 1);
+  config["model"] =
+      ts::parse_json(R"({"name": "Linear", "arguments": {"in_features": 32, "out_features": 4}})");
+  std::ofstream(dir.path() / "linear.json") << ts::dumps(config);  // no "plugins"
+  const auto trained = example_output::run_command(std::string(TORCHSYSTEM_CLI) + " train " +
+                                                   (dir.path() / "linear.json").string());
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  const auto created = example_output::run_command("echo '" + ts::dumps(config["model"]) + "' | " +
+                                                   std::string(TORCHSYSTEM_CLI) + " create -");
+  ASSERT_EQ(created.status, 0) << created.output;
+  const ts::Json identity = ts::parse_json(created.output);
+  const std::string expected = "Linear-" + identity["hash"].get<std::string>();
+  EXPECT_NE(trained.output.find("model " + expected + " (132 parameters)"), std::string::npos)
+      << trained.output;
+  EXPECT_NE(trained.output.find("saved " + expected + ".pth"), std::string::npos) << trained.output;
+  const auto found =
+      ts::CheckpointStore(dir.path() / "weights").find("Linear", identity["hash"].get<std::string>());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->epoch, 1);
 }
 
 TEST(TrainProgram, InterruptLosesAtMostTheEpochInProgress) {

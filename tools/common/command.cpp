@@ -15,6 +15,15 @@
 namespace torchsystem::cli {
 namespace {
 
+/// -h or --help among a command's arguments, before a `--` that ends its options.
+bool asks_for_help(std::span<const std::string_view> arguments) {
+  for (const std::string_view argument : arguments) {
+    if (argument == "--") return false;
+    if (is_help_option(argument)) return true;
+  }
+  return false;
+}
+
 std::string program_usage(std::span<const Command> commands) {
   std::string usage =
       "usage: torchsystem <command> [options] [arguments]\n"
@@ -89,8 +98,13 @@ int run_commands(std::span<const Command> commands, std::span<const std::string_
            "unknown command '" + std::string(arguments[0]) + "'; run 'torchsystem --help' for the commands");
     return exit_usage;
   }
+  const auto rest = arguments.subspan(1);
+  if (command->usage != nullptr && asks_for_help(rest)) {
+    write_all(stdout, command->usage());
+    return exit_ok;
+  }
   try {
-    const int status = command->run(arguments.subspan(1));
+    const int status = command->run(rest);
     if (std::fflush(stdout) != 0) throw std::runtime_error("cannot write the output");
     return status;
   } catch (const UsageError& e) {

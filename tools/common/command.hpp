@@ -5,10 +5,10 @@
 // command is one new file plus one row in a table.
 #pragma once
 
-#include <cstdio>
-#include <memory>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -34,6 +34,9 @@ struct Command {
   std::string_view name;
   std::string_view summary;
   CommandFunction run;
+  /// What `torchsystem NAME --help` prints; run_commands answers -h and --help (before a `--`) with it,
+  /// so no command handles them itself. Null for a command another program runs (it answers there).
+  std::string_view (*usage)() = nullptr;
 };
 
 /// The commands that need LibTorch, as both programs' tables describe them: `torchsystem` runs them in
@@ -50,11 +53,21 @@ inline constexpr Command checkpoints_summary{"checkpoints", "list the checkpoint
 inline constexpr Command serve_summary{
     "serve", "serve the registry, checkpoints and inference over HTTP (docs/serving.md)", nullptr};
 
-/// `summary` with its function set.
-constexpr Command with_function(Command summary, CommandFunction run) {
+/// `summary` with its function (and usage) set.
+constexpr Command with_function(Command summary, CommandFunction run, std::string_view (*usage)() = nullptr) {
   summary.run = run;
+  summary.usage = usage;
   return summary;
 }
+
+// Each command's usage text, beside its implementation.
+std::string_view hash_usage();
+std::string_view train_usage();
+std::string_view list_usage();
+std::string_view signature_usage();
+std::string_view create_usage();
+std::string_view checkpoints_usage();
+std::string_view serve_usage();
 
 int hash_command(std::span<const std::string_view> arguments);
 int train_command(std::span<const std::string_view> arguments);

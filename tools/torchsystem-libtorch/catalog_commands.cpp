@@ -43,15 +43,9 @@ ParsedArguments parse(std::span<const std::string_view> arguments, bool accepts_
   return parsed;
 }
 
-bool wants_help(std::span<const std::string_view> arguments) {
-  for (const std::string_view argument : arguments) {
-    if (argument == "--") return false;
-    if (is_help_option(argument)) return true;
-  }
-  return false;
-}
+}  // namespace
 
-constexpr std::string_view list_usage = R"(usage: torchsystem list [--json]
+constexpr std::string_view list_usage_text = R"(usage: torchsystem list [--json]
 
 Lists the models of the loaded plugins, then the catalog: LibTorch's modules, losses and optimizers
 under their PyTorch names, each with its signature (parameters in order, with their defaults).
@@ -64,7 +58,7 @@ Options:
   -h, --help      print this help
 )";
 
-constexpr std::string_view signature_usage = R"(usage: torchsystem signature NAME [--json]
+constexpr std::string_view signature_usage_text = R"(usage: torchsystem signature NAME [--json]
 
 Shows the parameters of a registered type, in order, with their types and defaults, such as
   Linear(in_features: int, out_features: int, bias: bool = true)
@@ -77,7 +71,7 @@ Options:
   -h, --help      print this help
 )";
 
-constexpr std::string_view create_usage = R"(usage: torchsystem create CONFIG
+constexpr std::string_view create_usage_text = R"(usage: torchsystem create CONFIG
 
 Builds an object from a JSON configuration and prints its identity as one JSON object:
   {"name": ..., "hash": ..., "arguments": {...}, "kind": "module", "parameters": 203530}
@@ -99,13 +93,19 @@ Example:
   $ echo '{"name": "Linear", "arguments": {"in_features": 4, "out_features": 2}}' | torchsystem create -
 )";
 
-}  // namespace
+std::string_view list_usage() {
+  return list_usage_text;
+}
+
+std::string_view signature_usage() {
+  return signature_usage_text;
+}
+
+std::string_view create_usage() {
+  return create_usage_text;
+}
 
 int list_command(std::span<const std::string_view> arguments) {
-  if (wants_help(arguments)) {
-    write_all(stdout, list_usage);
-    return exit_ok;
-  }
   const ParsedArguments parsed = parse(arguments, true);
   if (!parsed.positional.empty()) throw UsageError("list takes no arguments");
   if (parsed.json) {
@@ -127,10 +127,6 @@ int list_command(std::span<const std::string_view> arguments) {
 }
 
 int signature_command(std::span<const std::string_view> arguments) {
-  if (wants_help(arguments)) {
-    write_all(stdout, signature_usage);
-    return exit_ok;
-  }
   const ParsedArguments parsed = parse(arguments, true);
   if (parsed.positional.size() != 1) throw UsageError("signature takes one NAME");
   const RegistryGroup group = registries().find(parsed.positional.front());
@@ -143,10 +139,6 @@ int signature_command(std::span<const std::string_view> arguments) {
 }
 
 int create_command(std::span<const std::string_view> arguments) {
-  if (wants_help(arguments)) {
-    write_all(stdout, create_usage);
-    return exit_ok;
-  }
   const ParsedArguments parsed = parse(arguments, false);
   if (parsed.positional.size() != 1)
     throw UsageError("create takes one CONFIG (a file, or - for standard input)");

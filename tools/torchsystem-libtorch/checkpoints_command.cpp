@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "command.hpp"
-#include "torchsystem/identity.hpp"
 #include "torchsystem/checkpoint/store.hpp"
+#include "torchsystem/identity.hpp"
 
 namespace torchsystem::cli {
 namespace {
 
-constexpr std::string_view checkpoints_usage =
+constexpr std::string_view usage_text =
     R"(usage: torchsystem checkpoints DIR [--json] [--sort KEY[:asc]] [--top N] [--where KEY=VALUE]...
        torchsystem checkpoints verify DIR|FILE
 
@@ -243,9 +243,6 @@ int checkpoints_command(std::span<const std::string_view> arguments) {
     };
     if (!options_done && argument == "--") {
       options_done = true;
-    } else if (!options_done && is_help_option(argument)) {
-      write_all(stdout, checkpoints_usage);
-      return exit_ok;
     } else if (!options_done && argument == "--json") {
       json = true;
     } else if (!options_done && argument == "--sort") {
@@ -300,6 +297,10 @@ int checkpoints_command(std::span<const std::string_view> arguments) {
   std::fflush(stdout);
   for (const std::string& message : damaged) write_all(stderr, "torchsystem checkpoints: " + message + "\n");
   return exit_bad_data;
+}
+
+std::string_view checkpoints_usage() {
+  return usage_text;
 }
 
 }  // namespace torchsystem::cli

@@ -13,12 +13,12 @@ namespace torchsystem::cli {
 namespace {
 
 constexpr Command commands[] = {
-    with_function(train_summary, train_command),
-    with_function(list_summary, list_command),
-    with_function(signature_summary, signature_command),
-    with_function(create_summary, create_command),
-    with_function(checkpoints_summary, checkpoints_command),
-    with_function(serve_summary, serve_command),
+    with_function(train_summary, train_command, train_usage),
+    with_function(list_summary, list_command, list_usage),
+    with_function(signature_summary, signature_command, signature_usage),
+    with_function(create_summary, create_command, create_usage),
+    with_function(checkpoints_summary, checkpoints_command, checkpoints_usage),
+    with_function(serve_summary, serve_command, serve_usage),
 };
 
 int run(int argc, char** argv) {

@@ -8,15 +8,15 @@
 #include <string_view>
 #include <system_error>
 
+#include "api.hpp"
 #include "command.hpp"
 #include "program.hpp"
-#include "api.hpp"
 #include "server.hpp"
 
 namespace torchsystem::cli {
 namespace {
 
-constexpr std::string_view serve_usage = R"(usage: torchsystem serve --store DIR [OPTIONS]
+constexpr std::string_view usage_text = R"(usage: torchsystem serve --store DIR [OPTIONS]
 
 Serves the registry, the checkpoints of the store in DIR and inference on them over HTTP/1.1:
   /v1/registry/types, /v1/identity, /v1/registry/build, /v1/checkpoints, /v2/models/... (the Open
@@ -53,7 +53,11 @@ struct ServeOptions {
 ServeOptions parse(std::span<const std::string_view> arguments) {
   ServeOptions options;
   options.server.handle_signals = true;
-  if (const char* token = std::getenv("TORCHSYSTEM_TOKEN")) options.server.token = token;
+  // An empty token would turn authentication off without a word: it is a mistake, never a choice.
+  if (const char* token = std::getenv("TORCHSYSTEM_TOKEN")) {
+    if (*token == '\0') throw UsageError("TORCHSYSTEM_TOKEN is set but empty: unset it, or give a token");
+    options.server.token = token;
+  }
   for (std::size_t i = 0; i < arguments.size(); ++i) {
     const std::string_view option = arguments[i];
     if (i + 1 == arguments.size())
@@ -66,6 +70,7 @@ ServeOptions parse(std::span<const std::string_view> arguments) {
     } else if (option == "--port") {
       options.server.port = static_cast<std::uint16_t>(count_option(option, value, 0, 65535));
     } else if (option == "--token") {
+      if (value.empty()) throw UsageError("--token takes a non-empty TOKEN");
       options.server.token = std::string(value);
     } else if (option == "--max-body") {
       options.server.max_body_bytes = count_option(option, value, 1);
@@ -94,12 +99,6 @@ ServeOptions parse(std::span<const std::string_view> arguments) {
 }  // namespace
 
 int serve_command(std::span<const std::string_view> arguments) {
-  for (const auto argument : arguments) {
-    if (is_help_option(argument)) {
-      write_all(stdout, serve_usage);
-      return exit_ok;
-    }
-  }
   ServeOptions options = parse(arguments);
   std::error_code error;
   if (!std::filesystem::is_directory(options.api.store, error))
@@ -121,6 +120,10 @@ int serve_command(std::span<const std::string_view> arguments) {
   server.run();
   write_all(stdout, "stopped\n");
   return exit_ok;
+}
+
+std::string_view serve_usage() {
+  return usage_text;
 }
 
 }  // namespace torchsystem::cli

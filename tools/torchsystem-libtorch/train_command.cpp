@@ -15,10 +15,10 @@
 #include "command.hpp"
 #include "launch.hpp"
 #include "program.hpp"
-#include "train_output.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/training/distributed.hpp"
 #include "torchsystem/training/training_job.hpp"
+#include "train_output.hpp"
 
 namespace torchsystem::cli {
 namespace {
@@ -52,7 +52,7 @@ class InterruptHandler {
   struct sigaction previous_term_ {};
 };
 
-constexpr std::string_view train_usage =
+constexpr std::string_view usage_text =
     R"(usage: torchsystem train CONFIG [--wait] [--nproc N] [--plugin PATH]...
 
 Trains the model CONFIG names, saving a checkpoint under the model's identity
@@ -144,12 +144,6 @@ int run_training(const TrainingConfig& config) {
 }  // namespace
 
 int train_command(std::span<const std::string_view> arguments) {
-  for (const auto argument : arguments) {
-    if (is_help_option(argument)) {
-      write_all(stdout, train_usage);
-      return exit_ok;
-    }
-  }
   bool wait = false;
   int processes = 0;
   std::vector<std::string_view> positional;
@@ -179,6 +173,10 @@ int train_command(std::span<const std::string_view> arguments) {
   if (std::getenv("WORLD_SIZE") != nullptr)
     throw UsageError("--nproc starts workers itself; this process is already one (WORLD_SIZE is set)");
   return launch_workers(processes);
+}
+
+std::string_view train_usage() {
+  return usage_text;
 }
 
 }  // namespace torchsystem::cli

@@ -27,8 +27,8 @@ void TrainOutput::on(const JobStarted& event) {
 }
 
 void TrainOutput::on(const AggregateReady& event) {
-  out_ << "model " << event.identity << " (" << event.parameters << " parameters), " << event.criterion << ", "
-       << event.optimizer << " " << dumps(event.optimizer_arguments) << "\n";
+  out_ << "model " << event.identity << " (" << event.parameters << " parameters), " << event.criterion
+       << ", " << event.optimizer << " " << dumps(event.optimizer_arguments) << "\n";
 }
 
 void TrainOutput::on(const WaitingForLock& event) {
@@ -60,8 +60,8 @@ void TrainOutput::on(const BatchDone& event) {
   const double rate = event.seconds > 0 ? static_cast<double>(event.samples_done) / event.seconds : 0;
   const double left = rate > 0 ? static_cast<double>(event.samples - event.samples_done) / rate : 0;
   std::ostringstream line;
-  line << std::fixed << std::setprecision(4) << "loss " << event.mean_loss << std::setprecision(0) << "  " << rate
-       << " samples/s  " << std::setprecision(1) << left << " s left";
+  line << std::fixed << std::setprecision(4) << "loss " << event.mean_loss << std::setprecision(0) << "  "
+       << rate << " samples/s  " << std::setprecision(1) << left << " s left";
   if (in_place_) {
     const auto filled = static_cast<int>(30 * done / batches);
     out_ << "\r  epoch " << event.epoch << " [" << std::string(filled, '#') << std::string(30 - filled, '.')
@@ -77,10 +77,11 @@ void TrainOutput::on(const EpochDone& event) {
   finish_progress();
   const EpochRecord& record = event.record;
   out_ << "epoch " << record.epoch << "  loss " << std::fixed << std::setprecision(4) << record.loss
-       << "  accuracy " << percent(record.accuracy) << "  test loss " << record.test_loss << "  test accuracy "
-       << percent(record.test_accuracy) << "  " << std::setprecision(1) << record.seconds << " s ("
-       << std::setprecision(0) << record.samples_per_second << " samples/s)";
-  if (event.all_reduce_ms) out_ << "  all-reduce " << std::setprecision(3) << *event.all_reduce_ms << " ms/step";
+       << "  accuracy " << percent(record.accuracy) << "  test loss " << record.test_loss
+       << "  test accuracy " << percent(record.test_accuracy) << "  " << std::setprecision(1)
+       << record.seconds << " s (" << std::setprecision(0) << record.samples_per_second << " samples/s)";
+  if (event.all_reduce_ms)
+    out_ << "  all-reduce " << std::setprecision(3) << *event.all_reduce_ms << " ms/step";
   out_ << "  saved " << event.checkpoint.filename().string() << std::endl;
 }
 

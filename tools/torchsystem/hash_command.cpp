@@ -16,7 +16,7 @@
 namespace torchsystem::cli {
 namespace {
 
-constexpr std::string_view usage = R"(usage: torchsystem hash [--show] [--] NAME [ARGUMENTS_JSON]
+constexpr std::string_view usage_text = R"(usage: torchsystem hash [--show] [--] NAME [ARGUMENTS_JSON]
        torchsystem hash --jsonl [FILE]
 
 Prints the identity hash of an entity: the lowercase hexadecimal MD5 of NAME followed by Python's
@@ -105,9 +105,6 @@ int hash_command(std::span<const std::string_view> arguments) {
       positional.push_back(argument);
     } else if (argument == "--") {
       options_ended = true;
-    } else if (is_help_option(argument)) {
-      write_all(stdout, usage);
-      return exit_ok;
     } else if (argument == "--show") {
       show = true;
     } else if (argument == "--jsonl") {
@@ -129,6 +126,10 @@ int hash_command(std::span<const std::string_view> arguments) {
   return hash_one(positional[0],
                   positional.size() == 2 ? std::optional<std::string_view>(positional[1]) : std::nullopt,
                   show);
+}
+
+std::string_view hash_usage() {
+  return usage_text;
 }
 
 }  // namespace torchsystem::cli

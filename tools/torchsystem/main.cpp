@@ -51,7 +51,7 @@ int in_companion(std::span<const std::string_view> arguments) {
 }
 
 constexpr Command commands[] = {
-    {"hash", "print the identity hash of a name and its arguments", hash_command},
+    {"hash", "print the identity hash of a name and its arguments", hash_command, hash_usage},
     with_function(train_summary, in_companion<train_summary>),
     with_function(list_summary, in_companion<list_summary>),
     with_function(signature_summary, in_companion<signature_summary>),

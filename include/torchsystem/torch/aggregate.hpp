@@ -44,7 +44,8 @@ class Aggregate {
   Aggregate(std::shared_ptr<Model> model, torch::nn::AnyModule criterion,
             std::shared_ptr<torch::optim::Optimizer> optimizer, std::int64_t epoch = 0);
   /// An aggregate of modules held by pointer, which can be saved and loaded but not run (loss() and
-  /// the model's forward() throw std::logic_error). Each object must be an entity (created through the library).
+  /// the model's forward() throw std::logic_error). Each object must be an entity (created through the
+  /// library).
   Aggregate(std::shared_ptr<torch::nn::Module> model, std::shared_ptr<torch::nn::Module> criterion,
             std::shared_ptr<torch::optim::Optimizer> optimizer, std::int64_t epoch = 0);
 

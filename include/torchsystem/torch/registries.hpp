@@ -37,7 +37,8 @@ class Registries {
   std::vector<RegistryGroup> groups() const;
   /// The group holding `name`; throws UnknownNameError (`unknown name "X" in <where>`) with at most
   /// `limit` close names from every group otherwise.
-  RegistryGroup find(std::string_view name, std::string_view where = "torchsystem", std::size_t limit = 3) const;
+  RegistryGroup find(std::string_view name, std::string_view where = "torchsystem",
+                     std::size_t limit = 3) const;
 
   /// The registry a model named `name` is built from: the plugins' models when they have it, else the
   /// catalog's modules when they do, else the plugins' models (whose error lists close names of both).

@@ -38,18 +38,18 @@ struct EpochRecord {
 
 /// The data are loaded and the threads set.
 struct JobStarted {
-  std::string data;           ///< the data set's description (DataSource::description)
-  std::int64_t threads = 1;   ///< LibTorch's intra-op threads in each process
-  int processes = 1;          ///< the processes of a data-parallel job (1 alone)
+  std::string data;          ///< the data set's description (DataSource::description)
+  std::int64_t threads = 1;  ///< LibTorch's intra-op threads in each process
+  int processes = 1;         ///< the processes of a data-parallel job (1 alone)
 };
 
 /// The aggregate is built and fits the task.
 struct AggregateReady {
-  std::string identity;        ///< `<name>-<hash>` of the model
+  std::string identity;         ///< `<name>-<hash>` of the model
   std::int64_t parameters = 0;  ///< the model's parameter count
-  std::string criterion;       ///< the criterion's name
-  std::string optimizer;       ///< the optimizer's name
-  Json optimizer_arguments;    ///< the optimizer's recorded arguments
+  std::string criterion;        ///< the criterion's name
+  std::string optimizer;        ///< the optimizer's name
+  Json optimizer_arguments;     ///< the optimizer's recorded arguments
 };
 
 /// Another job holds the identity's lock, and this one waits for it (`--wait`).
@@ -60,9 +60,9 @@ struct WaitingForLock {
 
 /// The job holds its identity and starts: from a checkpoint (`resumed_from` > 0) or fresh.
 struct JobResumed {
-  std::int64_t resumed_from = 0;      ///< the epoch the checkpoint held; 0 when starting fresh
-  std::filesystem::path checkpoint;   ///< the checkpoint resumed from (when resumed_from > 0)
-  std::filesystem::path store;        ///< the store's directory
+  std::int64_t resumed_from = 0;     ///< the epoch the checkpoint held; 0 when starting fresh
+  std::filesystem::path checkpoint;  ///< the checkpoint resumed from (when resumed_from > 0)
+  std::filesystem::path store;       ///< the store's directory
 };
 
 /// A batch of an epoch is done.
