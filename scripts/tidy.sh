@@ -27,9 +27,7 @@ install_missing_packages tidy clang-tidy-14 cmake g++ pkg-config nlohmann-json3-
   libgmock-dev libbenchmark-dev libtorch-dev libzip-dev libboost-dev libgloo-dev
 
 if [[ ! -f "$build/compile_commands.json" ]]; then
-  # Without precompiled headers: clang reads each unit as it is written (g++'s .gch is not clang's).
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
-    -DTORCHSYSTEM_PRECOMPILE_HEADERS=OFF >/dev/null
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 fi
 
 core_units() {
