@@ -59,13 +59,15 @@ run_mode() {
   esac
   echo "sanitize: $mode (-fsanitize=$sanitize) in $directory"
   (
+    # This run's phases are told apart from the main build's (scripts/phases.sh).
+    export TORCHSYSTEM_PHASE_PREFIX="sanitize-"
     # setup.sh sets `build` and installs the sanitizer runtimes GCC links against if they are missing.
     TORCHSYSTEM_BUILD_DIR="$root/$directory" \
       TORCHSYSTEM_BUILD_TYPE="${TORCHSYSTEM_SANITIZE_BUILD_TYPE:-RelWithDebInfo}" \
       TORCHSYSTEM_TARGETS="$targets" \
       TORCHSYSTEM_EXTRA_PACKAGES="libasan8 libubsan1 libtsan2" \
       TORCHSYSTEM_CMAKE_ARGS="-DTORCHSYSTEM_SANITIZE=$sanitize -DTORCHSYSTEM_BUILD_TORCH=$torch -DTORCHSYSTEM_BUILD_BENCHMARKS=OFF" \
-      TORCHSYSTEM_PHASE_PREFIX="sanitize-" TORCHSYSTEM_COMPILE_TIMES="" source "$root/scripts/setup.sh"
+      TORCHSYSTEM_COMPILE_TIMES="" source "$root/scripts/setup.sh"
     export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1"
     export LSAN_OPTIONS="suppressions=$suppressions/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -398,5 +398,44 @@ TEST(Identity, HashIsUnaffectedByAnEarlierFailure) {
             "b12461be073bff9f5847f3f423767aa2");
 }
 
+// The checkpoint store's readable sidecar: Python's json.dumps(value, indent=2), both texts below written
+// by Python 3.11's json module from one value (nested empty containers, a float in exponent form, NaN,
+// escapes and non-ASCII text).
+TEST(DumpsIndented, IsPythonsJsonDumpsWithIndentTwo) {
+  const Json value = parse_json(
+      R"json({"format": "torchsystem-checkpoint/2", "model": {"name": "MLP", "hash": "af51", "arguments": {"sizes": [1, 2.5, []], "empty": {}, "text": "\u00e9\"\n", "none": null, "flag": true}}, "epoch": 3, "extra": {"history": [{"loss": 1e-07, "nan": NaN}], "list": []}})json");
+  EXPECT_EQ(dumps_indented(value), R"json({
+  "format": "torchsystem-checkpoint/2",
+  "model": {
+    "name": "MLP",
+    "hash": "af51",
+    "arguments": {
+      "sizes": [
+        1,
+        2.5,
+        []
+      ],
+      "empty": {},
+      "text": "\u00e9\"\n",
+      "none": null,
+      "flag": true
+    }
+  },
+  "epoch": 3,
+  "extra": {
+    "history": [
+      {
+        "loss": 1e-07,
+        "nan": NaN
+      }
+    ],
+    "list": []
+  }
+})json");
+  EXPECT_EQ(dumps_indented(Json::object()), "{}");
+  EXPECT_EQ(dumps_indented(Json::array()), "[]");
+  EXPECT_EQ(dumps_indented(Json(1.5)), "1.5");
+}
+
 }  // namespace
 }  // namespace torchsystem
