@@ -281,9 +281,8 @@ CheckpointInfo CheckpointStore::save(const Aggregate& aggregate, const Json& ext
   const std::int64_t epoch = aggregate.epoch();
   if (epoch < 0)
     throw CheckpointError(path.string(), "cannot save: the epoch " + std::to_string(epoch) + " is negative");
-  const Json identities = aggregate.metadata();
-  metadata["criterion"] = identities["criterion"];
-  metadata["optimizer"] = identities["optimizer"];
+  metadata["criterion"] = entity_metadata(aggregate.criterion());
+  metadata["optimizer"] = entity_metadata(aggregate.optimizer_ptr());
   metadata["epoch"] = epoch;
   metadata["extra"] = extra;
   std::string readable;

@@ -12,6 +12,12 @@
 namespace torchsystem {
 namespace {
 
+/// {"name", "hash", "arguments"} of an entity, as a checkpoint records each member of an aggregate.
+template <class Handle>
+Json identity_of(const Handle& entity) {
+  return {{"name", getname(entity)}, {"hash", gethash(entity)}, {"arguments", getarguments(entity)}};
+}
+
 void collect(const torch::nn::Module& module, const std::string& prefix, NamedTensors& out) {
   for (const auto& parameter : module.named_parameters(false)) {
     if (parameter.value().defined()) out.emplace_back(prefix + parameter.key(), parameter.value());
@@ -28,9 +34,7 @@ class ModuleModel final : public Model {
   explicit ModuleModel(torch::nn::AnyModule runner) : module_(runner.ptr()), runner_(std::move(runner)) {}
   explicit ModuleModel(std::shared_ptr<torch::nn::Module> module) : module_(std::move(module)) {}
 
-  Json metadata() const override {
-    return {{"name", getname(module_)}, {"hash", gethash(module_)}, {"arguments", getarguments(module_)}};
-  }
+  Json metadata() const override { return identity_of(module_); }
   torch::Tensor forward(const torch::Tensor& input) override {
     if (runner_.is_empty())
       throw std::logic_error("the model " + getname(module_) +
@@ -196,12 +200,10 @@ Json Aggregate::metadata() const {
   if (!criterion) throw std::logic_error("the aggregate has no criterion");
   Json metadata = Json::object();
   metadata["model"] = model().metadata();
-  metadata["criterion"] = {
-      {"name", getname(criterion)}, {"hash", gethash(criterion)}, {"arguments", getarguments(criterion)}};
+  metadata["criterion"] = identity_of(criterion);
   const auto& optimizer = optimizer_ptr();
   if (!optimizer) throw std::logic_error("the aggregate has no optimizer");
-  metadata["optimizer"] = {
-      {"name", getname(optimizer)}, {"hash", gethash(optimizer)}, {"arguments", getarguments(optimizer)}};
+  metadata["optimizer"] = identity_of(optimizer);
   return metadata;
 }
 
