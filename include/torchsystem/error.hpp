@@ -14,7 +14,8 @@
 //   │   └── ForeignFileError  a store entry that is not a regular file of the store (a link, a FIFO)
 //   ├── DataError          a data set file that is missing, truncated or not of its format
 //   ├── PluginError        a plugin library that cannot be found, loaded or registered
-//   └── DistributedError   a process group that cannot form, or a rank that died or stopped answering
+//   ├── DistributedError   a process group that cannot form, or a rank that died or stopped answering
+//   └── AllocationLimitError  a build or load driven by a request or a file that would pass its memory bound
 #pragma once
 
 #include <exception>
@@ -144,6 +145,14 @@ class DistributedError : public Error {
  private:
   int rank_;
   int world_size_;
+};
+
+/// An allocation refused before it happens because it would take a bounded scope past its bound: a build
+/// or a load whose size a request or a file decides (torch/allocation_limit.hpp). `what()` names the
+/// scope, its bound and what was asked.
+class AllocationLimitError : public Error {
+ public:
+  using Error::Error;
 };
 
 }  // namespace torchsystem

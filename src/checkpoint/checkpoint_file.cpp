@@ -153,18 +153,23 @@ void check_metadata(const Json& metadata, std::string_view format_name) {
   if (!metadata.contains("extra")) throw Damaged("its metadata have no \"extra\"");
 }
 
-/// `<name>-<hash>` of a file name stem, split at the last '-' (a hash has none); nullopt if invalid.
-std::optional<std::pair<std::string, std::string>> identity_of_stem(std::string_view stem) {
-  const auto dash = stem.rfind('-');
-  if (dash == std::string_view::npos) return std::nullopt;
-  const std::string_view name = stem.substr(0, dash), hash = stem.substr(dash + 1);
-  if (!component_fault(name).empty() || !component_fault(hash).empty()) return std::nullopt;
-  return std::pair{std::string(name), std::string(hash)};
+/// How many values a JSON document holds, counted without recursion.
+std::size_t value_count(const Json& json) {
+  std::size_t count = 0;
+  std::vector<const Json*> pending{&json};
+  while (!pending.empty()) {
+    const Json* value = pending.back();
+    pending.pop_back();
+    ++count;
+    if (value->is_structured())
+      for (const Json& item : *value) pending.push_back(&item);
+  }
+  return count;
 }
 
 /// The metadata of a `.pth` file: the store's own (under "torchsystem"), or, for a file in the
 /// reference's layout {"epoch", "nn", "optimizer"}, what its file name and epoch tell.
-void read_pth_metadata(const fs::path& path, OpenedCheckpoint& opened) {
+void read_pth_metadata(const fs::path& path, OpenedCheckpoint& opened, std::size_t metadata_values) {
   const PyNode* root = opened.file.tree.root;
   if (root->kind != PyNode::Kind::dict)
     throw Damaged("it holds " + describe(root) + ", not a checkpoint's dict");
@@ -179,7 +184,10 @@ void read_pth_metadata(const fs::path& path, OpenedCheckpoint& opened) {
   }
   if (const PyNode* metadata = root->find("torchsystem")) {
     try {
-      opened.metadata = to_json(metadata);
+      opened.metadata = to_json(metadata, &opened.metadata_values, metadata_values);
+    } catch (const ValueLimitError& e) {
+      throw MetadataLimitError(path.string(),
+                               std::string("its \"torchsystem\" metadata are too large: ") + e.what());
     } catch (const PickleError& e) {
       throw Damaged(std::string("its \"torchsystem\" metadata are not plain data: ") + e.what());
     }
@@ -202,6 +210,7 @@ void read_pth_metadata(const fs::path& path, OpenedCheckpoint& opened) {
   opened.metadata["optimizer"] = nullptr;
   opened.metadata["epoch"] = epoch->integer;
   opened.metadata["extra"] = Json::object();
+  opened.metadata_values = value_count(opened.metadata);
 }
 
 }  // namespace
@@ -235,6 +244,14 @@ std::string component_fault(std::string_view value) {
   return {};
 }
 
+std::optional<std::pair<std::string, std::string>> identity_of_stem(std::string_view stem) {
+  const auto dash = stem.rfind('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const std::string_view name = stem.substr(0, dash), hash = stem.substr(dash + 1);
+  if (!component_fault(name).empty() || !component_fault(hash).empty()) return std::nullopt;
+  return std::pair{std::string(name), std::string(hash)};
+}
+
 bool is_identity_stem(std::string_view stem) {
   for (std::size_t dash = stem.find('-'); dash != std::string_view::npos; dash = stem.find('-', dash + 1)) {
     if (component_fault(stem.substr(0, dash)).empty() && component_fault(stem.substr(dash + 1)).empty())
@@ -243,7 +260,8 @@ bool is_identity_stem(std::string_view stem) {
   return false;
 }
 
-std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok, TorchSaveRead read) {
+std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missing_ok, TorchSaveRead read,
+                                                std::size_t metadata_values, bool keep_open) {
   const std::string display = path.string();
   // No symbolic link is followed, and a FIFO or a device cannot block the open: what is not a regular
   // file is refused after fstat, before a byte is read.
@@ -262,7 +280,8 @@ std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missi
   if (path.extension() != legacy_extension) {
     try {
       opened.file = read_torch_save(fd.get(), size, read);
-      read_pth_metadata(path, opened);
+      read_pth_metadata(path, opened, metadata_values);
+      if (keep_open) opened.descriptor = std::move(fd);
     } catch (const ArchiveError& e) {
       throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
     } catch (const StateError& e) {
@@ -307,6 +326,10 @@ std::optional<OpenedCheckpoint> open_checkpoint(const fs::path& path, bool missi
       throw Damaged(std::string("its metadata are not valid JSON: ") + e.what());
     }
     check_metadata(opened.metadata, legacy_format_name);
+    opened.metadata_values = value_count(opened.metadata);
+    if (opened.metadata_values > metadata_values)
+      throw MetadataLimitError(display, "its metadata are too large: they hold more than " +
+                                            std::to_string(metadata_values) + " values");
   } catch (const Damaged& e) {
     throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
   } catch (const std::system_error& e) {

@@ -16,8 +16,11 @@
 #include <string_view>
 #include <utility>
 
+#include "file.hpp"
+#include "pickle.hpp"
 #include "torch_save.hpp"
 #include "torchsystem/checkpoint/checkpoint_info.hpp"
+#include "torchsystem/error.hpp"
 #include "torchsystem/json.hpp"
 
 namespace torchsystem::checkpoint_detail {
@@ -47,6 +50,9 @@ std::string component_fault(std::string_view value);
 /// True when `stem` is `<name>-<hash>` for some valid name and hash.
 bool is_identity_stem(std::string_view stem);
 
+/// `<name>-<hash>` of a file name stem, split at the last '-' (a hash has none); nullopt if invalid.
+std::optional<std::pair<std::string, std::string>> identity_of_stem(std::string_view stem);
+
 /// A fault of the file's content; turned into "not a readable checkpoint: <reason>".
 class Damaged : public std::runtime_error {
  public:
@@ -61,6 +67,10 @@ struct OpenedCheckpoint {
   TorchSaveFile file;
   bool has_identity = true;  ///< false for a file torch.save wrote without the store's metadata
   Json metadata;
+  /// The file, still open, when it was opened to read its storages later (`keep_open`): they are read
+  /// from it, not from whatever has been renamed over its path since.
+  Descriptor descriptor;
+  std::size_t metadata_values = 0;  ///< how many JSON values `metadata` holds, for a listing's budget
   struct stat status {};
 };
 
@@ -68,8 +78,18 @@ struct OpenedCheckpoint {
 /// read as the former format, always in full; anything else as torch.save's, as much as `read` says.
 /// The file is opened without following a symbolic link and without blocking: anything but a regular
 /// file is a ForeignFileError. Every other fault is a CheckpointError naming the file.
+/// The metadata may hold at most `metadata_values` JSON values; more is a MetadataLimitError. With
+/// `keep_open`, a `.pth` file stays open in `descriptor` (read_storages reads it later).
 std::optional<OpenedCheckpoint> open_checkpoint(const std::filesystem::path& path, bool missing_ok,
-                                                TorchSaveRead read);
+                                                TorchSaveRead read,
+                                                std::size_t metadata_values = max_json_values,
+                                                bool keep_open = false);
+
+/// Metadata holding more JSON values than a reader allowed.
+class MetadataLimitError : public CheckpointError {
+ public:
+  using CheckpointError::CheckpointError;
+};
 
 /// The description of an opened checkpoint.
 CheckpointInfo describe(const std::filesystem::path& path, Json metadata, const struct stat& status);

@@ -71,6 +71,8 @@ class Reader {
       const char code = pickle_[at_++];
       if (code == op::stop) break;
       step(code);
+      if (tree_.size() > max_pickle_nodes)
+        fail("the pickle makes more than " + std::to_string(max_pickle_nodes) + " values");
     }
     if (stack_.size() != 1 || stack_.back() == nullptr)
       fail("STOP with " + std::to_string(stack_.size()) + " values on the stack, not one");
@@ -537,7 +539,7 @@ namespace {
 
 Json to_json_at(const PyNode* node, int depth, std::size_t& budget) {
   if (depth > max_depth) throw PickleError("a value nests deeper than " + std::to_string(max_depth));
-  if (budget-- == 0) throw PickleError("a value with too many elements");
+  if (budget-- == 0) throw ValueLimitError("too many values");
   switch (node->kind) {
     case PyNode::Kind::none:
       return nullptr;
@@ -602,11 +604,17 @@ PyNode* from_json(PyTree& tree, const Json& value) {
   }
 }
 
-Json to_json(const PyNode* node) {
-  std::size_t budget = 1'000'000;
-  return to_json_at(node, 0, budget);
+Json to_json(const PyNode* node, std::size_t* values, std::size_t limit) {
+  std::size_t budget = limit;
+  try {
+    Json json = to_json_at(node, 0, budget);
+    if (values != nullptr) *values = limit - budget;
+    return json;
+  } catch (const ValueLimitError&) {
+    throw ValueLimitError("it holds more than " + std::to_string(limit) +
+                          " values (shared ones counted each time)");
+  }
 }
-
 std::string describe(const PyNode* node) {
   switch (node->kind) {
     case PyNode::Kind::none:

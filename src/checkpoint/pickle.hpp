@@ -35,6 +35,14 @@ namespace torchsystem::checkpoint_detail {
 /// How deep a walk over a tree may go: a state dict nests four levels; a pickle nesting deeper is refused.
 inline constexpr int max_depth = 64;
 
+/// How many values one tree may become as JSON: a training history of a million epochs fits.
+inline constexpr std::size_t max_json_values = 1'000'000;
+
+/// How many values (nodes) a read pickle may make, about 500 MB of tree: a state dict takes some twenty a
+/// tensor, so this is room for some hundred thousand tensors, and a hostile pickle of any size (a record may
+/// be 1 GiB) cannot make more.
+inline constexpr std::size_t max_pickle_nodes = 2'000'000;
+
 /// A tensor as the pickle describes it: a view of a storage.
 struct PyTensor {
   std::string storage_key;          ///< the record `data/<key>`
@@ -80,6 +88,9 @@ class PyTree {
   static void set(PyNode* dict, PyNode* key, PyNode* value) { dict->entries.emplace_back(key, value); }
   void set(PyNode* dict, std::string key, PyNode* value) { set(dict, string(std::move(key)), value); }
 
+  /// How many nodes the tree holds.
+  std::size_t size() const noexcept { return nodes_.size(); }
+
   PyNode* root = nullptr;
   /// The storages a read pickle refers to: key -> (type, number of elements).
   std::map<std::string, std::pair<std::string, std::uint64_t>> storages;
@@ -114,11 +125,18 @@ class PickleError : public std::exception {
   std::string message_;
 };
 
+/// A tree that would become more JSON values than allowed.
+class ValueLimitError : public PickleError {
+ public:
+  using PickleError::PickleError;
+};
+
 /// Plain data (metadata) into a tree and back: objects become dicts with str keys, arrays lists. Throws
 /// PickleError for what the other side cannot hold (an integer beyond 64 bits, a tensor, a non-str key,
-/// more than a million values or `max_depth` levels).
+/// `max_depth` levels), and ValueLimitError for more than `limit` values: a node the pickle shares counts
+/// each time it is met, as JSON copies it. `values`, when given, is set to how many values the JSON holds.
 PyNode* from_json(PyTree& tree, const Json& value);
-Json to_json(const PyNode* node);
+Json to_json(const PyNode* node, std::size_t* values = nullptr, std::size_t limit = max_json_values);
 
 /// The node as JSON-like text for messages: `a dict`, `the int 3`, `the str "x"`.
 std::string describe(const PyNode* node);

@@ -509,30 +509,58 @@ PyNode* module_state_dict(PyTree& tree, TensorTable& tensors, const NamedTensors
   return dict;
 }
 
-PreparedLoad prepare_module_load(const NamedTensors& live_state, const PyNode* state,
-                                 const StorageTable& storages, const std::string& where) {
+void check_module_state(const NamedTensors& live_state, const PyNode* state, const std::string& where) {
   std::unordered_map<std::string, const PyNode*> stored;
   for (const auto& [key, value] : str_entries(state, where)) stored.emplace(key, value);
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // live tensor, value
   for (const auto& [name, live] : live_state) {
     const auto found = stored.find(name);
     if (found == stored.end()) throw StateError(where + " has no \"" + name + "\", which the model has");
     const PyNode* node = found->second;
     if (node->kind != Kind::tensor) wrong(where + "." + name, "a tensor", node);
-    torch::Tensor value = storages.tensor(node->tensor);
-    if (value.sizes() != live.sizes() || value.scalar_type() != live.scalar_type()) {
-      throw StateError(where + "." + name + " is " + shape_text(value.scalar_type(), value.sizes()) +
-                       " in the file, " + shape_text(live.scalar_type(), live.sizes()) + " in the model");
+    const c10::ScalarType type = storage_scalar_type(node->tensor.storage_type);
+    if (c10::IntArrayRef(node->tensor.sizes) != live.sizes() || type != live.scalar_type()) {
+      throw StateError(where + "." + name + " is " + shape_text(type, node->tensor.sizes) + " in the file, " +
+                       shape_text(live.scalar_type(), live.sizes()) + " in the model");
     }
-    copies.emplace_back(live, std::move(value));
     stored.erase(found);
   }
   if (!stored.empty())
     throw StateError(where + " holds \"" + stored.begin()->first + "\", which the model has not");
+}
+
+PreparedLoad prepare_module_load(const NamedTensors& live_state, const PyNode* state,
+                                 const StorageTable& storages, const std::string& where) {
+  check_module_state(live_state, state, where);
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // live tensor, value
+  for (const auto& [name, live] : live_state)
+    copies.emplace_back(live, storages.tensor(state->find(name)->tensor));
   return [copies = std::move(copies)]() mutable {
     const torch::NoGradGuard no_grad;
     for (auto& [live, value] : copies) live.copy_(value);
   };
+}
+
+std::uint64_t state_bytes_bound(const std::vector<NamedTensors>& modules,
+                                const torch::optim::Optimizer& optimizer) {
+  std::uint64_t bound = std::uint64_t{1} << 20;  // the scalars: steps, LBFGS's counters and `ro`
+  for (const NamedTensors& state : modules)
+    for (const auto& [name, tensor] : state) bound += tensor.nbytes();
+  std::uint64_t parameters = 0;
+  std::uint64_t count = 0;
+  std::int64_t history = 0;
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& parameter : group.params()) {
+      parameters += parameter.nbytes();
+      ++count;
+    }
+    if (const auto* lbfgs = dynamic_cast<const torch::optim::LBFGSOptions*>(&group.options()))
+      history = std::max(history, lbfgs->history_size());
+  }
+  // Per parameter, PyTorch's optimizers keep at most three tensors of its size (Adam with amsgrad,
+  // RMSprop centered with momentum) and a one-element step; LBFGS keeps flat vectors of all parameters:
+  // `history_size` each of directions and steps, and four more (d, t's direction, prev_flat_grad, H_diag).
+  const std::uint64_t copies = history > 0 ? 2 * static_cast<std::uint64_t>(history) + 4 : 3;
+  return bound + copies * parameters + 64 * count;
 }
 
 PyNode* optimizer_state_dict(PyTree& tree, TensorTable& tensors, const torch::optim::Optimizer& optimizer) {

@@ -60,6 +60,16 @@ PyNode* optimizer_state_dict(PyTree& tree, TensorTable& tensors, const torch::op
 /// A load checked in full: apply() cannot fail (but for lack of memory) and changes the object.
 using PreparedLoad = std::function<void()>;
 
+/// Checks from the pickle alone, before a storage is read, that `state` holds exactly the tensors of
+/// `live_state`, each of its shape and element type. Throws StateError naming the first that differs.
+void check_module_state(const NamedTensors& live_state, const PyNode* state, const std::string& where);
+
+/// The most bytes the storages of a checkpoint of these modules' states and this optimizer's can take:
+/// the states, what the optimizer keeps per parameter at most, and room for its scalars. A file whose
+/// storages take more holds something else, and is refused before they are read.
+std::uint64_t state_bytes_bound(const std::vector<NamedTensors>& modules,
+                                const torch::optim::Optimizer& optimizer);
+
 /// `where` names the state in messages ("nn", "optimizer").
 PreparedLoad prepare_module_load(const NamedTensors& live_state, const PyNode* state,
                                  const StorageTable& storages, const std::string& where);

@@ -19,6 +19,7 @@
 #include "state_dict.hpp"
 #include "torch_save.hpp"
 #include "torchsystem/entity.hpp"
+#include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/torch/detail/message.hpp"
 
@@ -168,21 +169,43 @@ void load_legacy(const Aggregate& aggregate, OpenedCheckpoint& opened, const std
   }
 }
 
-/// Restores a `.pth` checkpoint: every tensor and the optimizer's state are checked and built first,
-/// then copied in, which allocates nothing and so cannot fail midway.
+/// Restores a `.pth` checkpoint. What the pickle alone tells is checked first, before a tensor of the file
+/// is allocated: the names, shapes and types of the model's and the criterion's tensors, and the bytes of
+/// all its storages against what the aggregate's state can take. Then the storages are read (from the file
+/// opened by read(), unless they were read with it), every tensor and the optimizer's state built and
+/// checked, and only then copied in, which allocates nothing and so cannot fail midway.
 void load_pth(const Aggregate& aggregate, const OpenedCheckpoint& opened, const std::string& display) {
   const PyNode* root = opened.file.tree.root;
-  const StorageTable& storages = opened.file.storages;
+  const PyNode* criterion = root->find("criterion");
   std::vector<PreparedLoad> loads;
   try {
-    loads.push_back(prepare_module_load(aggregate.model().state(), root->find("nn"), storages, "nn"));
-    if (const PyNode* criterion = root->find("criterion"))
-      loads.push_back(
-          prepare_module_load(module_state(*aggregate.criterion()), criterion, storages, "criterion"));
+    const NamedTensors model_state = aggregate.model().state();
+    const NamedTensors criterion_state = module_state(*aggregate.criterion());
+    check_module_state(model_state, root->find("nn"), "nn");
+    if (criterion != nullptr) check_module_state(criterion_state, criterion, "criterion");
+    const std::uint64_t bytes = storage_bytes(opened.file.tree);
+    const std::uint64_t bound = state_bytes_bound({model_state, criterion_state}, aggregate.optimizer());
+    if (bytes > bound)
+      throw StateError("its tensors take " + std::to_string(bytes) + " bytes, more than the " +
+                       std::to_string(bound) + " the aggregate's state and its optimizer's can take");
+    StorageTable read_now;
+    if (opened.descriptor.get() >= 0)
+      read_now = read_storages(opened.descriptor.get(), static_cast<std::uint64_t>(opened.status.st_size),
+                               opened.file.tree);
+    const StorageTable& storages = opened.descriptor.get() >= 0 ? read_now : opened.file.storages;
+    loads.push_back(prepare_module_load(model_state, root->find("nn"), storages, "nn"));
+    if (criterion != nullptr)
+      loads.push_back(prepare_module_load(criterion_state, criterion, storages, "criterion"));
     loads.push_back(
         prepare_optimizer_load(aggregate.optimizer(), root->find("optimizer"), storages, "optimizer"));
   } catch (const StateError& e) {
     throw CheckpointError(display, std::string("does not fit the aggregate: ") + e.what());
+  } catch (const ArchiveError& e) {
+    throw CheckpointError(display, std::string("not a readable checkpoint: ") + e.what());
+  } catch (const std::system_error& e) {
+    throw CheckpointError(display, "cannot read: " + errno_text(e.code().value()));
+  } catch (const AllocationLimitError&) {
+    throw;
   } catch (const std::exception& e) {
     throw CheckpointError(display, "not a readable checkpoint: " + message_of(e));
   }
@@ -193,14 +216,14 @@ void load_pth(const Aggregate& aggregate, const OpenedCheckpoint& opened, const 
 /// when neither exists.
 std::optional<std::pair<fs::path, OpenedCheckpoint>> open_identity(const CheckpointStore& store,
                                                                    std::string_view name,
-                                                                   std::string_view hash,
-                                                                   TorchSaveRead read) {
+                                                                   std::string_view hash, TorchSaveRead read,
+                                                                   bool keep_open = false) {
   fs::path path = store.path_for(name, hash);
-  auto opened = open_checkpoint(path, true, read);
+  auto opened = open_checkpoint(path, true, read, max_json_values, keep_open);
   if (!opened) {
     // A run saved in the former format resumes; its next save writes the new one.
     path.replace_extension(legacy_extension);
-    opened = open_checkpoint(path, true, read);
+    opened = open_checkpoint(path, true, read, max_json_values, keep_open);
     if (!opened) return std::nullopt;
   }
   return std::pair{std::move(path), std::move(*opened)};
@@ -217,6 +240,41 @@ void check_named(const CheckpointInfo& info, const fs::path& file) {
   }
 }
 
+/// The store's checkpoint files, in the order of the identities their names say (name, then hash), found
+/// from the directory alone. Hidden and temporary files, names that are no identity and entries that are
+/// not regular files (never followed: what the store would refuse to read is not listed) are left out;
+/// of an identity held in both formats, only the `.pth` (a save removes the `.pt`).
+std::vector<fs::path> checkpoint_files(const fs::path& directory) {
+  std::error_code error;
+  const auto status = fs::status(directory, error);
+  if (error || !fs::exists(status)) {
+    if (!fs::exists(status) && (!error || error == std::errc::no_such_file_or_directory)) return {};
+    throw CheckpointError(directory.string(), "cannot read the directory: " + error.message());
+  }
+  if (!fs::is_directory(status)) throw CheckpointError(directory.string(), "not a directory");
+
+  std::vector<std::pair<std::pair<std::string, std::string>, fs::path>> found;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    const fs::path& file = it->path();
+    if (file.filename().string().starts_with('.')) continue;  // hidden files, temporary files of a save
+    if (file.extension() != extension && file.extension() != legacy_extension) continue;
+    const std::string stem = file.stem().string();
+    if (!is_identity_stem(stem)) continue;
+    std::error_code type_error;
+    if (!fs::is_regular_file(it->symlink_status(type_error))) continue;
+    found.emplace_back(identity_of_stem(stem).value_or(std::pair{stem, std::string()}), file);
+  }
+  if (error) throw CheckpointError(directory.string(), "cannot read the directory: " + error.message());
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> files;
+  for (std::size_t index = 0; index < found.size(); ++index) {
+    const bool newer_follows = index + 1 < found.size() && found[index + 1].first == found[index].first;
+    if (newer_follows) continue;  // ".pt" sorts before ".pth": the newer format of one identity wins
+    files.push_back(std::move(found[index].second));
+  }
+  return files;
+}
+
 }  // namespace
 
 // -------------------------------------------------------------------------------------------------------------
@@ -231,6 +289,12 @@ Json entity_metadata(const std::shared_ptr<torch::optim::Optimizer>& optimizer) 
 
 Checkpoint::Checkpoint(CheckpointInfo info, std::shared_ptr<OpenedCheckpoint> content)
     : info_(std::move(info)), content_(std::move(content)) {}
+
+std::uint64_t Checkpoint::tensor_bytes() const {
+  // The former format's archive holds its tensors uncompressed: its size bounds them.
+  return content_->legacy ? static_cast<std::uint64_t>(content_->status.st_size)
+                          : storage_bytes(content_->file.tree);
+}
 
 void Checkpoint::restore(const Aggregate& aggregate) const {
   const std::string display = info_.path.string();
@@ -357,7 +421,8 @@ std::optional<CheckpointInfo> CheckpointStore::load(const Aggregate& aggregate) 
 }
 
 std::optional<Checkpoint> CheckpointStore::read(std::string_view name, std::string_view hash) const {
-  auto found = open_identity(*this, name, hash, TorchSaveRead::storages);
+  // The pickle now, the storages when restore() has checked the pickle against the aggregate.
+  auto found = open_identity(*this, name, hash, TorchSaveRead::metadata, true);
   if (!found) return std::nullopt;
   auto& [path, opened] = *found;
   auto content = std::make_shared<OpenedCheckpoint>(std::move(opened));
@@ -384,53 +449,57 @@ CheckpointInfo CheckpointStore::inspect(const std::filesystem::path& path, Check
 
 std::vector<CheckpointInfo> CheckpointStore::list(bool skip_damaged, std::vector<std::string>* damaged,
                                                   CheckpointCheck check) const {
-  std::error_code error;
-  const auto status = fs::status(directory_, error);
-  if (error || !fs::exists(status)) {
-    if (!fs::exists(status) && (!error || error == std::errc::no_such_file_or_directory)) return {};
-    throw CheckpointError(directory_.string(), "cannot read the directory: " + error.message());
-  }
-  if (!fs::is_directory(status)) throw CheckpointError(directory_.string(), "not a directory");
+  ListOptions options;
+  options.check = check;
+  options.skip_damaged = skip_damaged;
+  CheckpointPage page = list(options);
+  if (damaged)
+    for (const CheckpointError& error : page.damaged) damaged->emplace_back(error.what());
+  return std::move(page.checkpoints);
+}
 
-  std::vector<fs::path> candidates;
-  for (fs::directory_iterator it(directory_, error), end; !error && it != end; it.increment(error)) {
-    const fs::path& file = it->path();
-    const std::string name = file.filename().string();
-    if (name.starts_with('.')) continue;  // hidden files, temporary files of a save
-    if (file.extension() != extension && file.extension() != legacy_extension) continue;
-    if (!is_identity_stem(file.stem().string())) continue;
-    std::error_code type_error;
-    // Regular files only, never through a link: what the store would refuse to read is not listed.
-    if (!fs::is_regular_file(it->symlink_status(type_error))) continue;
-    candidates.push_back(file);
-  }
-  if (error) throw CheckpointError(directory_.string(), "cannot read the directory: " + error.message());
-  std::sort(candidates.begin(), candidates.end());
-  // Where both formats hold one identity, the `.pth` is the newer (a save removes the `.pt`).
-  std::erase_if(candidates, [&](const fs::path& file) {
-    if (file.extension() != legacy_extension) return false;
-    fs::path newer = file;
-    newer.replace_extension(extension);
-    return std::binary_search(candidates.begin(), candidates.end(), newer);
-  });
-
-  std::vector<CheckpointInfo> found;
-  for (const fs::path& candidate : candidates) {
+CheckpointPage CheckpointStore::list(const ListOptions& options) const {
+  CheckpointPage page;
+  const std::vector<fs::path> candidates = checkpoint_files(directory_);
+  page.total = candidates.size();
+  std::size_t left = options.metadata_values;
+  for (std::size_t index = options.offset;
+       index < candidates.size() && index - options.offset < options.limit; ++index) {
+    const fs::path& candidate = candidates[index];
+    const std::size_t allowed = std::min(left, max_json_values);
     try {
-      CheckpointInfo info = inspect(candidate, check);
+      std::optional<OpenedCheckpoint> opened;
+      try {
+        if (allowed == 0) throw MetadataLimitError(candidate.string(), "unread");
+        opened = open_checkpoint(
+            candidate, false,
+            options.check == CheckpointCheck::full ? TorchSaveRead::verify : TorchSaveRead::metadata,
+            allowed);
+      } catch (const MetadataLimitError&) {
+        if (allowed == max_json_values) throw;  // a file's own bound: damaged whatever the listing
+        // Reading it spent what was left, so no file after it is read: a page costs its budget at most.
+        const std::size_t was_left = std::exchange(left, 0);
+        const std::string budget = std::to_string(options.metadata_values) + " values";
+        throw CheckpointError(candidate.string(),
+                              was_left == 0
+                                  ? "left out of the listing unread: its budget of " + budget +
+                                        " is spent (a smaller page has a budget of its own)"
+                                  : "left out of the listing: its metadata hold more values than the " +
+                                        std::to_string(was_left) + " left of its budget of " + budget +
+                                        " (a smaller page has a budget of its own)");
+      }
+      left -= opened->metadata_values;
+      CheckpointInfo info = describe(candidate, std::move(opened->metadata), opened->status);
       check_named(info, candidate);
-      found.push_back(std::move(info));
+      page.checkpoints.push_back(std::move(info));
     } catch (const CheckpointError& e) {
       std::error_code gone;
       if (!fs::exists(candidate, gone) && !gone) continue;  // removed since the directory was read
-      if (!skip_damaged) throw;
-      if (damaged) damaged->push_back(e.what());
+      if (!options.skip_damaged) throw;
+      page.damaged.push_back(e);
     }
   }
-  std::sort(found.begin(), found.end(), [](const CheckpointInfo& a, const CheckpointInfo& b) {
-    return std::tie(a.name, a.hash) < std::tie(b.name, b.hash);
-  });
-  return found;
+  return page;
 }
 
 }  // namespace torchsystem

@@ -105,6 +105,28 @@ class ZipReader {
   std::string prefix_;
 };
 
+/// Reads every record but the pickle's to its end (so every CRC-32 is checked), keeping the storages
+/// `tree` refers to in `keep` when given.
+void read_records(ZipReader& zip, const PyTree& tree, StorageTable* keep) {
+  const std::string& prefix = zip.prefix();
+  for (const std::string& name : zip.names()) {
+    if (name == prefix + "data.pkl" || name == prefix + "byteorder") continue;
+    const Record record = *zip.find(name);
+    const std::string key =
+        name.starts_with(prefix + "data/") ? name.substr(prefix.size() + 5) : std::string();
+    const auto storage = tree.storages.find(key);
+    if (keep == nullptr || key.empty() || storage == tree.storages.end()) {
+      zip.check(name, record);
+      continue;
+    }
+    const auto& [type, numel] = storage->second;
+    torch::Tensor values = torch::empty({static_cast<std::int64_t>(numel)},
+                                        torch::TensorOptions().dtype(storage_scalar_type(type)));
+    zip.read(name, record, values.data_ptr());
+    keep->add(key, std::move(values));
+  }
+}
+
 }  // namespace
 
 void write_torch_save(const PyTree& tree, const TensorTable& tensors,
@@ -155,25 +177,24 @@ TorchSaveFile read_torch_save(int fd, std::uint64_t size, TorchSaveRead read) {
   }
 
   // A listing of thousands of checkpoints reads no tensor: its time does not grow with their size.
-  if (read == TorchSaveRead::metadata) return file;
-  const bool with_storages = read == TorchSaveRead::storages;
-  for (const std::string& name : zip.names()) {
-    if (name == prefix + "data.pkl" || name == prefix + "byteorder") continue;
-    const Record record = *zip.find(name);
-    const std::string key =
-        name.starts_with(prefix + "data/") ? name.substr(prefix.size() + 5) : std::string();
-    const auto storage = file.tree.storages.find(key);
-    if (!with_storages || key.empty() || storage == file.tree.storages.end()) {
-      zip.check(name, record);
-      continue;
-    }
-    const auto& [type, numel] = storage->second;
-    torch::Tensor values = torch::empty({static_cast<std::int64_t>(numel)},
-                                        torch::TensorOptions().dtype(storage_scalar_type(type)));
-    zip.read(name, record, values.data_ptr());
-    file.storages.add(key, std::move(values));
-  }
+  if (read != TorchSaveRead::metadata)
+    read_records(zip, file.tree, read == TorchSaveRead::storages ? &file.storages : nullptr);
   return file;
+}
+
+StorageTable read_storages(int fd, std::uint64_t size, const PyTree& tree) {
+  ZipReader zip(fd, size);
+  StorageTable storages;
+  read_records(zip, tree, &storages);
+  return storages;
+}
+
+std::uint64_t storage_bytes(const PyTree& tree) {
+  std::uint64_t total = 0;
+  // pickle_load checked each storage's elements against its record, which lies within the file.
+  for (const auto& [key, storage] : tree.storages)
+    total += storage.second * storage_element_size(storage.first).value_or(0);
+  return total;
 }
 
 }  // namespace torchsystem::checkpoint_detail

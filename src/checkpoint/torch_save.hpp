@@ -45,4 +45,12 @@ enum class TorchSaveRead {
 /// Reads the file open at `fd` (of `size` bytes), as much as `read` says. Throws ArchiveError.
 TorchSaveFile read_torch_save(int fd, std::uint64_t size, TorchSaveRead read);
 
+/// Reads the storages of a file read with `metadata` (the same descriptor, so the same file whatever was
+/// renamed over its path since), checking every record: what a load does once the pickle has been
+/// checked against the aggregate, so that a file's tensors are allocated only when they fit it.
+StorageTable read_storages(int fd, std::uint64_t size, const PyTree& tree);
+
+/// The bytes the storages of a read pickle take, known before any is read.
+std::uint64_t storage_bytes(const PyTree& tree);
+
 }  // namespace torchsystem::checkpoint_detail

@@ -15,6 +15,7 @@
 #include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
+#include "torchsystem/torch/allocation_limit.hpp"
 #include "torchsystem/torch/module.hpp"
 #include "torchsystem/torch/registries.hpp"
 
@@ -88,25 +89,6 @@ std::size_t count_parameter(const Request& request, std::string_view key, std::s
   return value;
 }
 
-/// The product of every integer in `value`, saturated at `limit` + 1.
-std::int64_t integer_product(const Json& value, std::int64_t limit) {
-  std::int64_t product = 1;
-  const auto multiply = [&](std::int64_t factor) {
-    factor = factor < 0 ? -factor : factor;
-    if (factor > 1) product = product > limit / factor ? limit + 1 : product * factor;
-  };
-  if (value.is_number_integer()) {
-    // The strict reader stores non-negative integers as unsigned; those beyond int64 saturate.
-    multiply(value.is_number_unsigned()
-                 ? static_cast<std::int64_t>(std::min<std::uint64_t>(
-                       value.get<std::uint64_t>(), std::numeric_limits<std::int64_t>::max()))
-                 : value.get<std::int64_t>());
-  } else if (value.is_structured()) {
-    for (const Json& item : value) multiply(integer_product(item, limit));
-  }
-  return product;
-}
-
 }  // namespace
 
 void check_key(const std::string& name, const std::string& hash) {
@@ -122,7 +104,8 @@ namespace {
 
 /// Runs a lookup of the store, turning its faults into the API's answers.
 template <class F>
-auto store_lookup(const std::string& name, const std::string& hash, F&& lookup) {
+auto store_lookup(const CheckpointStore& store, const std::string& name, const std::string& hash,
+                  F&& lookup) {
   check_key(name, hash);
   try {
     auto found = lookup();
@@ -132,19 +115,28 @@ auto store_lookup(const std::string& name, const std::string& hash, F&& lookup) 
     throw ApiError(403, "forbidden",
                    "the checkpoint " + name + "-" + hash + " is not a regular file of the store");
   } catch (const CheckpointError& e) {
-    throw ApiError(500, "damaged_checkpoint", e.what());
+    throw ApiError(500, "damaged_checkpoint", store_message(e, store.directory()));
   }
 }
 
 }  // namespace
 
+std::string store_message(const CheckpointError& error, const std::filesystem::path& store) {
+  std::string_view reason = error.what();
+  const std::string& path = error.path();
+  if (reason.starts_with(path + ": ")) reason.remove_prefix(path.size() + 2);
+  const std::filesystem::path relative = std::filesystem::path(path).lexically_relative(store);
+  const bool inside = !relative.empty() && relative != "." && *relative.begin() != "..";
+  return (inside ? relative.string() : std::string("the store")) + ": " + std::string(reason);
+}
+
 CheckpointInfo find_checkpoint(const CheckpointStore& store, const std::string& name,
                                const std::string& hash) {
-  return store_lookup(name, hash, [&] { return store.find(name, hash); });
+  return store_lookup(store, name, hash, [&] { return store.find(name, hash); });
 }
 
 Checkpoint read_checkpoint(const CheckpointStore& store, const std::string& name, const std::string& hash) {
-  Checkpoint checkpoint = store_lookup(name, hash, [&] { return store.read(name, hash); });
+  Checkpoint checkpoint = store_lookup(store, name, hash, [&] { return store.read(name, hash); });
   const CheckpointInfo& info = checkpoint.info();
   if (info.name != name || info.hash != hash)
     throw ApiError(500, "damaged_checkpoint", "the file of " + name + "-" + hash + " holds another identity");
@@ -156,7 +148,8 @@ struct Api::Impl {
   ModelCache models;
 
   explicit Impl(ApiOptions given)
-      : options(std::move(given)), models(options.store, options.registries, options.max_models) {}
+      : options(std::move(given)),
+        models(options.store, options.registries, options.max_models, options.load_limits) {}
 
   // ---- registry ----
 
@@ -204,11 +197,18 @@ struct Api::Impl {
       // In a configuration an unknown name is a fault of the request, as any other argument.
       throw ApiError(400, "unknown_name", e.what(), {{"path", "name"}, {"suggestions", e.suggestions()}});
     }
-    if (integer_product(arguments, options.max_build_elements) > options.max_build_elements)
-      throw ApiError(400, "too_large",
-                     "the integer arguments multiply beyond " + std::to_string(options.max_build_elements) +
-                         ", this server's bound on a build's size");
     const Json config = {{"name", name}, {"arguments", arguments}};
+    try {
+      // Whatever the type, a plugin's included: the allocation that would pass the bound is refused.
+      const AllocationLimit limit(options.max_build_bytes, "the build of \"" + name + "\"");
+      return build(group, config);
+    } catch (const AllocationLimitError& e) {
+      throw ApiError(400, "too_large",
+                     std::string(e.what()) + ", this server's bound on a build (--max-build-mb)");
+    }
+  }
+
+  static Response build(const RegistryGroup& group, const Json& config) {
     if (group.kind == "optimizer") {
       const auto& optimizers = static_cast<const Registry<torch::optim::Optimizer>&>(*group.registry);
       const auto optimizer = optimizers.create(config, std::vector<torch::Tensor>{});
@@ -229,22 +229,26 @@ struct Api::Impl {
   // ---- checkpoints ----
 
   Response checkpoints(const Request& request) const {
-    const std::size_t offset = count_parameter(request, "offset", 0, std::numeric_limits<int>::max());
-    const std::size_t limit = count_parameter(request, "limit", 100, options.max_page);
-    std::vector<std::string> damaged;
-    std::vector<CheckpointInfo> all;
+    ListOptions page_options;
+    page_options.offset = count_parameter(request, "offset", 0, std::numeric_limits<int>::max());
+    page_options.limit = count_parameter(request, "limit", 100, options.max_page);
+    page_options.skip_damaged = true;
+    page_options.metadata_values = options.max_listing_values;
+    CheckpointPage page;
     try {
-      all = CheckpointStore(options.store).list(true, &damaged);
+      page = CheckpointStore(options.store).list(page_options);
     } catch (const CheckpointError& e) {
-      throw ApiError(500, "store_unreadable", e.what());
+      throw ApiError(500, "store_unreadable", store_message(e, options.store));
     }
-    Json page = Json::array();
-    for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i) page.push_back(to_json(all[i]));
-    return answer({{"checkpoints", std::move(page)},
-                   {"total", all.size()},
-                   {"offset", offset},
-                   {"limit", limit},
-                   {"damaged", damaged}});
+    Json checkpoints = Json::array();
+    for (const CheckpointInfo& info : page.checkpoints) checkpoints.push_back(to_json(info));
+    Json damaged = Json::array();
+    for (const CheckpointError& error : page.damaged) damaged.push_back(store_message(error, options.store));
+    return answer({{"checkpoints", std::move(checkpoints)},
+                   {"total", page.total},
+                   {"offset", page_options.offset},
+                   {"limit", page_options.limit},
+                   {"damaged", std::move(damaged)}});
   }
 
   /// The checkpoint's description, read from the file itself (which must hold the identity it is named by).
@@ -303,32 +307,51 @@ Api::~Api() = default;
 
 void Api::add_routes(Router& router) {
   Impl* impl = impl_.get();
-  const auto add = [&router](std::string method, std::string pattern, Execution execution, auto member) {
+  const auto add = [&router](std::string method, std::string pattern, Execution execution, auto member,
+                             std::function<std::string(const Request&)> build_key = {}) {
     router.add({std::move(method), std::move(pattern), execution, Access::token,
-                [member](const Request& request) { return guarded([&] { return member(request); }); }});
+                [member](const Request& request) { return guarded([&] { return member(request); }); },
+                std::move(build_key)});
+  };
+  // A request for a model not loaded yet loads it: a build, on the build pool.
+  const auto loads = [impl](const Request& r) {
+    const std::string& name = r.params.at("name");
+    const std::string& hash = r.params.at("hash");
+    return impl->models.would_load(name, hash) ? name + "-" + hash : std::string();
   };
   add("GET", "/v1/registry/types", Execution::io, [impl](const Request&) { return impl->types(); });
   add("GET", "/v1/registry/types/{name}", Execution::io, [impl](const Request& r) { return impl->type(r); });
   add("POST", "/v1/identity", Execution::io, [](const Request& r) { return Impl::identity(r); });
-  add("POST", "/v1/registry/build", Execution::worker, [impl](const Request& r) { return impl->build(r); });
+  add("POST", "/v1/registry/build", Execution::build, [impl](const Request& r) { return impl->build(r); });
   add("GET", "/v1/checkpoints", Execution::worker, [impl](const Request& r) { return impl->checkpoints(r); });
   add("GET", "/v1/checkpoints/{name}-{hash}", Execution::worker,
       [impl](const Request& r) { return impl->checkpoint(r); });
   add("GET", "/v1/checkpoints/{name}-{hash}/file", Execution::worker,
       [impl](const Request& r) { return impl->file(r); });
-  add("GET", "/v2/models/{name}/versions/{hash}", Execution::worker,
-      [impl](const Request& r) { return impl->model(r); });
-  add("GET", "/v2/models/{name}/versions/{hash}/ready", Execution::worker,
-      [impl](const Request& r) { return impl->ready(r); });
-  add("POST", "/v2/models/{name}/versions/{hash}/infer", Execution::worker,
-      [impl](const Request& r) { return impl->run(r); });
+  add(
+      "GET", "/v2/models/{name}/versions/{hash}", Execution::worker,
+      [impl](const Request& r) { return impl->model(r); }, loads);
+  add(
+      "GET", "/v2/models/{name}/versions/{hash}/ready", Execution::worker,
+      [impl](const Request& r) { return impl->ready(r); }, loads);
+  add(
+      "POST", "/v2/models/{name}/versions/{hash}/infer", Execution::worker,
+      [impl](const Request& r) { return impl->run(r); }, loads);
 }
 
 std::string Api::metrics() const {
-  return "# HELP torchsystem_models_loaded Models kept loaded for inference.\n"
-         "# TYPE torchsystem_models_loaded gauge\n"
-         "torchsystem_models_loaded " +
-         std::to_string(impl_->models.size()) + "\n";
+  std::string text =
+      "# HELP torchsystem_models_loaded Models kept loaded for inference.\n"
+      "# TYPE torchsystem_models_loaded gauge\n"
+      "torchsystem_models_loaded " +
+      std::to_string(impl_->models.size()) +
+      "\n"
+      "# HELP torchsystem_model_loads_total Checkpoint loads for inference, by outcome "
+      "(failed_cached: a recent failure answered again without reading the file).\n"
+      "# TYPE torchsystem_model_loads_total counter\n";
+  for (const auto& [outcome, count] : impl_->models.loads())
+    text += "torchsystem_model_loads_total{outcome=\"" + outcome + "\"} " + std::to_string(count) + "\n";
+  return text;
 }
 
 }  // namespace torchsystem::server

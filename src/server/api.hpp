@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "inference.hpp"
 #include "routes.hpp"
 #include "torchsystem/torch/registries.hpp"
 
@@ -28,11 +29,14 @@ struct ApiOptions {
   /// What the registry routes know and checkpoints' aggregates are rebuilt through.
   Registries registries;
   std::size_t max_models = 4;  ///< models kept loaded for inference
-  /// A build whose integer arguments multiply beyond this is refused before anything is allocated: an
-  /// upper bound on a layer's parameters (in_features * out_features, channels * kernel, ...), so a
-  /// request cannot make the server allocate more than a few GiB.
-  std::int64_t max_build_elements = std::int64_t{1} << 30;
+  /// What /v1/registry/build may allocate (AllocationLimit): the allocation that would pass it is refused
+  /// before it happens, whatever the type, so a request cannot make the server allocate more.
+  std::size_t max_build_bytes = std::size_t{1} << 30;
+  /// What loading a checkpoint may allocate at most, and how long a failed load is remembered.
+  LoadLimits load_limits = {};
   std::size_t max_page = 1000;  ///< the largest `limit` of /v1/checkpoints
+  /// The JSON values one page of /v1/checkpoints may hold (ListOptions::metadata_values): about 100 MB.
+  std::size_t max_listing_values = 1'000'000;
 };
 
 class Api {

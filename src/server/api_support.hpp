@@ -3,6 +3,7 @@
 // Internal to the server library.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "torchsystem/checkpoint/store.hpp"
@@ -26,6 +27,10 @@ class ApiError : public Error {
   std::string code_;
   Json extra_;
 };
+
+/// A store's error as a client may see it: the file as its key inside the store (`MLP-<hash>.pth`), or
+/// `the store` for the directory itself, then the reason; never where the store lives on the server.
+std::string store_message(const CheckpointError& error, const std::filesystem::path& store);
 
 /// Refuses a name or hash that cannot name a checkpoint: 400 (invalid_key). A hash is 32 lowercase hex
 /// digits; a name as CheckpointStore::identity_fault allows.

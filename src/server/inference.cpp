@@ -6,12 +6,16 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "api_support.hpp"
 #include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/identity.hpp"
+#include "torchsystem/torch/allocation_limit.hpp"
 #include "torchsystem/torch/detail/message.hpp"
 #include "torchsystem/torch/module.hpp"
 
@@ -222,6 +226,17 @@ Json output_json(torch::Tensor out, const TensorSpec& spec) {
     datatype = "FP32";
   }
   out = out.contiguous();
+  // JSON has no NaN or infinity (nlohmann would write null): a 200 must not answer a number it lost.
+  if (out.is_floating_point() && out.numel() > 0 && !torch::isfinite(out).all().item<bool>()) {
+    const torch::Tensor flat = out.flatten();
+    const std::int64_t first = torch::logical_not(torch::isfinite(flat)).nonzero()[0].item<std::int64_t>();
+    const double value = flat[first].item<double>();
+    const char* text = std::isnan(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+    throw ApiError(500, "non_finite_output",
+                   "the model's output \"" + spec.name + "\" holds a value JSON cannot carry (" + text +
+                       " at element " + std::to_string(first) +
+                       "): the model's weights or the input drive it out of range");
+  }
   Json tensor = {{"name", spec.name},
                  {"datatype", datatype},
                  {"shape", Json(std::vector<std::int64_t>(out.sizes().begin(), out.sizes().end()))}};
@@ -242,8 +257,12 @@ Json spec_json(const TensorSpec& spec) {
 
 }  // namespace
 
-ModelCache::ModelCache(std::filesystem::path store, const Registries& registries, std::size_t capacity)
-    : store_(std::move(store)), registries_(registries), capacity_(std::max<std::size_t>(1, capacity)) {}
+ModelCache::ModelCache(std::filesystem::path store, const Registries& registries, std::size_t capacity,
+                       LoadLimits limits)
+    : store_(std::move(store)),
+      registries_(registries),
+      capacity_(std::max<std::size_t>(1, capacity)),
+      limits_(limits) {}
 
 std::shared_ptr<const LoadedModel> ModelCache::find(const std::string& name, const std::string& hash) {
   const std::lock_guard lock(mutex_);
@@ -256,12 +275,65 @@ std::shared_ptr<const LoadedModel> ModelCache::find(const std::string& name, con
   return nullptr;
 }
 
+ModelCache::FileStamp ModelCache::stamp(const std::string& name, const std::string& hash) const {
+  struct stat status {};
+  const std::filesystem::path path = store_ / (name + "-" + hash + ".pth");
+  if (::lstat(path.c_str(), &status) != 0) return {};
+  return {static_cast<std::uint64_t>(status.st_dev), static_cast<std::uint64_t>(status.st_ino),
+          static_cast<std::uint64_t>(status.st_size),
+          std::int64_t{status.st_mtim.tv_sec} * 1'000'000'000 + status.st_mtim.tv_nsec};
+}
+
+const ModelCache::Failure* ModelCache::recent_failure(const std::string& key, const FileStamp& file) const {
+  const auto found = failures_.find(key);
+  if (found == failures_.end() || found->second.until < std::chrono::steady_clock::now() ||
+      !(found->second.file == file))
+    return nullptr;
+  return &found->second;
+}
+
+bool ModelCache::would_load(const std::string& name, const std::string& hash) const {
+  if (!CheckpointStore::identity_fault(name, hash).empty()) return false;  // a 400, answered at once
+  const FileStamp file = stamp(name, hash);
+  const std::lock_guard lock(mutex_);
+  for (const auto& model : recent_)
+    if (model->name == name && model->hash == hash) return false;
+  return recent_failure(name + "-" + hash, file) == nullptr;
+}
+
 std::shared_ptr<const LoadedModel> ModelCache::get(const std::string& name, const std::string& hash) {
   if (auto found = find(name, hash)) return found;
+  const std::string key = name + "-" + hash;
+  const auto repeat_failure = [&] {
+    const FileStamp file = stamp(name, hash);
+    const std::lock_guard lock(mutex_);
+    if (const Failure* failure = recent_failure(key, file)) {
+      ++loads_["failed_cached"];
+      throw failure->error;
+    }
+  };
+  repeat_failure();
   const std::lock_guard loading(loading_);
   if (auto found = find(name, hash)) return found;  // loaded while this request waited
-  auto loaded = load(name, hash);
+  repeat_failure();                                 // or failed while it waited
+  const FileStamp file = stamp(name, hash);
+  std::shared_ptr<const LoadedModel> loaded;
+  try {
+    loaded = load(name, hash);
+  } catch (const ApiError& error) {
+    if (error.status() < 409) throw;  // the key, a missing or foreign file: nothing was loaded
+    constexpr std::size_t max_failures = 256;
+    const std::lock_guard lock(mutex_);
+    ++loads_["failed"];
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(failures_, [&](const auto& entry) { return entry.second.until < now; });
+    if (failures_.size() >= max_failures) failures_.erase(failures_.begin());
+    failures_.insert_or_assign(key, Failure{error, now + limits_.failure_ttl, file});
+    throw;
+  }
   const std::lock_guard lock(mutex_);
+  ++loads_["loaded"];
+  failures_.erase(key);
   recent_.push_front(loaded);
   if (recent_.size() > capacity_) recent_.pop_back();  // in-flight requests keep their own reference
   return loaded;
@@ -272,8 +344,15 @@ std::size_t ModelCache::size() const {
   return recent_.size();
 }
 
+std::map<std::string, std::uint64_t> ModelCache::loads() const {
+  const std::lock_guard lock(mutex_);
+  std::map<std::string, std::uint64_t> counts{{"loaded", 0}, {"failed", 0}, {"failed_cached", 0}};
+  for (const auto& [outcome, count] : loads_) counts[outcome] = count;
+  return counts;
+}
+
 std::shared_ptr<const LoadedModel> ModelCache::load(const std::string& name, const std::string& hash) const {
-  // One read: the metadata say what to rebuild, and the same content restores it.
+  // One open: the metadata say what to rebuild, and the same file restores it.
   const Checkpoint checkpoint = read_checkpoint(CheckpointStore(store_), name, hash);
   const CheckpointInfo& info = checkpoint.info();
   const Json& metadata = info.metadata;
@@ -286,15 +365,28 @@ std::shared_ptr<const LoadedModel> ModelCache::load(const std::string& name, con
   model->name = name;
   model->hash = hash;
   model->checkpoint = metadata;
+  // The metadata decide what the rebuild allocates; the file's tensors, read before, say what it should:
+  // a model as large as its tensors, twice over for what the restore copies, and room for temporaries.
+  constexpr std::uint64_t room = std::uint64_t{64} << 20;
+  const std::uint64_t tensors = checkpoint.tensor_bytes();
+  const std::uint64_t cap = limits_.max_model_bytes;
+  const std::uint64_t bound = cap <= room || tensors >= (cap - room) / 4 ? cap : 4 * tensors + room;
   try {
+    const AllocationLimit limit(static_cast<std::size_t>(bound), "loading " + name + "-" + hash);
     model->aggregate = rebuild(checkpoint, registries_);
+  } catch (const AllocationLimitError& e) {
+    throw ApiError(
+        507, "too_large",
+        std::string(e.what()) + "; its tensors take " + std::to_string(tensors) +
+            " bytes, so its metadata ask for more than the file holds, or the model is larger than "
+            "this server loads (--max-model-mb)");
   } catch (const IdentityError& e) {
     throw ApiError(500, "damaged_checkpoint", e.what());
   } catch (const UnknownNameError& e) {
     throw ApiError(409, "model_unavailable",
                    std::string(e.what()) + " (a plugin's model needs the server started with --plugin)");
   } catch (const CheckpointError& e) {
-    throw ApiError(500, "damaged_checkpoint", e.what());
+    throw ApiError(500, "damaged_checkpoint", store_message(e, store_));
   } catch (const Error& e) {
     throw ApiError(409, "model_unavailable",
                    "cannot rebuild the checkpoint's objects: " + std::string(e.what()));

@@ -48,9 +48,10 @@ Response json_error(unsigned status, std::string_view code, std::string_view mes
 Response json_response(std::string body, unsigned status = 200);
 
 /// Where a handler runs: on the I/O thread (it must be quick and never block; a request whose body is over
-/// 64 KiB runs on the workers all the same), or on the worker pool behind the bounded queue (anything that
-/// reads files, builds models or runs them).
-enum class Execution { io, worker };
+/// 64 KiB runs on the workers all the same), on the worker pool behind its bounded queue (anything that
+/// reads files or runs models), or on the build pool behind its own (anything that builds a model, whose
+/// time and memory a request decides), so that builds never hold up inference on the models loaded.
+enum class Execution { io, worker, build };
 /// Whether a route needs the bearer token when the server has one: health checks and the web page's
 /// static files do not (they hold no data); everything else does.
 enum class Access { open, token };
@@ -63,6 +64,11 @@ struct Route {
   Execution execution = Execution::io;
   Access access = Access::token;
   Handler handler;
+  /// For a worker route: what this request must build first (a model not loaded yet, by its key), or an
+  /// empty string. A request with a key runs on the build pool instead: the first for a key counts
+  /// against the build queue, those that come while it is pending wait behind it and count as jobs.
+  /// Called on the I/O thread: it must be quick and never block.
+  std::function<std::string(const Request&)> build_key = {};
 };
 
 /// What a request's method and path found.

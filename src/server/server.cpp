@@ -22,6 +22,7 @@
 #include <atomic>
 #include <csignal>
 #include <list>
+#include <map>
 #include <system_error>
 
 #include "assets.hpp"
@@ -92,17 +93,21 @@ struct Server::Impl {
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
   asio::thread_pool pool;
+  asio::thread_pool build_pool;
   Metrics metrics;
   std::list<Connection> connections;  // I/O thread only
   std::atomic<std::size_t> queued{0};
-  bool stopping = false;  // I/O thread only
+  std::atomic<std::size_t> queued_builds{0};
+  std::map<std::string, std::size_t> pending_builds;  // I/O thread only: requests by what they build
+  bool stopping = false;                              // I/O thread only
   std::string host;
   std::uint16_t port = 0;
 
   Impl(ServerOptions given, Router given_router)
       : options(std::move(given)),
         router(std::move(given_router)),
-        pool(std::max<std::size_t>(1, options.workers)) {
+        pool(std::max<std::size_t>(1, options.workers)),
+        build_pool(std::max<std::size_t>(1, options.build_workers)) {
     bind();
     add_own_routes();
   }
@@ -362,18 +367,32 @@ struct Server::Impl {
     // I/O thread stays free for everyone else.
     if (route.execution == Execution::io && request.body.size() <= max_io_body)
       co_return call(route, request);
-    if (queued.load() >= options.max_queued_jobs) {
-      Response busy = json_error(503, "overloaded", "the work queue is full; retry shortly");
+    const std::string key = route.build_key ? route.build_key(request) : std::string();
+    const bool builds = route.execution == Execution::build || !key.empty();
+    // A request for what another has begun to build waits behind it without starting a build of its own.
+    const bool starts_build = builds && (key.empty() || !pending_builds.contains(key));
+    std::atomic<std::size_t>& count = starts_build ? queued_builds : queued;
+    if (count.load() >= (starts_build ? options.max_queued_builds : options.max_queued_jobs)) {
+      Response busy = json_error(
+          503, "overloaded",
+          starts_build ? "the build queue is full; retry shortly" : "the work queue is full; retry shortly");
       busy.headers.emplace_back("Retry-After", "1");
       co_return busy;
     }
-    ++queued;
+    ++count;
+    if (!key.empty()) ++pending_builds[key];
     struct Release {
       std::atomic<std::size_t>& count;
-      ~Release() { --count; }
-    } release{queued};
+      std::map<std::string, std::size_t>& pending;
+      const std::string& key;
+      ~Release() {  // on the I/O thread, where the coroutine resumes
+        --count;
+        if (!key.empty() && --pending[key] == 0) pending.erase(key);
+      }
+    } release{count, pending_builds, key};
     co_return co_await asio::co_spawn(
-        pool, [&route, &request]() -> asio::awaitable<Response> { co_return call(route, request); },
+        builds ? build_pool : pool,
+        [&route, &request]() -> asio::awaitable<Response> { co_return call(route, request); },
         asio::use_awaitable);
   }
 
@@ -471,6 +490,7 @@ void Server::run() {
   asio::co_spawn(impl.io, impl.accept_loop(), asio::detached);
   impl.io.run();
   impl.pool.join();
+  impl.build_pool.join();
 }
 
 void Server::stop() {

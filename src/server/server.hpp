@@ -10,8 +10,8 @@
 // Every limit is an option with a safe default, so a client can hold at most a bounded share of the
 // server: its bytes (header and body limits, for every framing, chunked included), its time (a deadline
 // for a whole request, another for an idle keep-alive connection), its connections (a cap, reached by
-// closing the longest-idle one first) and its work (a bounded queue to the worker pool; beyond it, 503
-// with Retry-After).
+// closing the longest-idle one first) and its work (a bounded queue to the worker pool, another to the
+// pool that builds models; beyond either, 503 with Retry-After).
 #pragma once
 
 #include <chrono>
@@ -37,7 +37,11 @@ struct ServerOptions {
   std::size_t max_connections = 256;
   std::size_t workers = 2;           ///< threads of the worker pool (Execution::worker routes)
   std::size_t max_queued_jobs = 64;  ///< waiting or running jobs beyond which a worker route is a 503
-  bool handle_signals = false;       ///< stop gracefully on SIGINT and SIGTERM
+  /// Threads building models (Execution::build routes, and worker routes whose model must be loaded
+  /// first): apart from the workers, so a slow build never holds up inference on the models loaded.
+  std::size_t build_workers = 1;
+  std::size_t max_queued_builds = 4;  ///< waiting or running builds beyond which a build is a 503
+  bool handle_signals = false;        ///< stop gracefully on SIGINT and SIGTERM
   /// Extra lines for /metrics (Prometheus text), such as the models loaded; called on the I/O thread.
   std::function<std::string()> extra_metrics;
 };

@@ -34,6 +34,18 @@ c10::optional<std::string> line_search_of(const std::optional<std::string>& line
   return c10_optional(line_search_fn);
 }
 
+/// LBFGS keeps `history_size` pairs of vectors the size of all parameters, and LibTorch 1.13 sizes a list
+/// to it on the first step: a bound here refuses `history_size=1e9` (some 8 GB of list alone) before
+/// anything trains. PyTorch's default is 100; nothing published uses more than a few hundred.
+constexpr std::int64_t max_history_size = 10'000;
+
+std::int64_t history_size_of(std::int64_t history_size) {
+  if (history_size < 1 || history_size > max_history_size)
+    throw ArgumentError("history_size", "expected an int from 1 to " + std::to_string(max_history_size) +
+                                            ", got " + std::to_string(history_size));
+  return history_size;
+}
+
 }  // namespace
 
 using Parameters = std::vector<torch::Tensor>;
@@ -139,7 +151,7 @@ void register_optimizers(TorchCatalog& catalog) {
                            .max_eval(c10_optional(max_eval))
                            .tolerance_grad(tolerance_grad)
                            .tolerance_change(tolerance_change)
-                           .history_size(history_size)
+                           .history_size(history_size_of(history_size))
                            .line_search_fn(line_search_of(line_search_fn));
         return std::tuple{std::move(params), options};
       }),

@@ -13,6 +13,7 @@
 
 #include "torchsystem/error.hpp"
 #include "torchsystem/value_traits.hpp"
+#include "training_support.hpp"
 
 namespace torchsystem {
 namespace {
@@ -150,12 +151,7 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
                                       describe_json(value));
       options.name = value.get<std::string>();
     } else if (key == "root") {
-      if (!value.is_string() || value.get_ref<const std::string&>().empty())
-        throw ArgumentError(
-            path, "expected the data set's directory as a non-empty string, got " + describe_json(value));
-      options.root = value.get<std::string>();
-      if (options.root.is_relative() && !base.empty())
-        options.root = (base / options.root).lexically_normal();
+      options.root = training_detail::path_value(value, path, "the data set's directory", base);
     } else if (key == "normalize") {
       if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number() ||
           !(value[1].get<double>() > 0))

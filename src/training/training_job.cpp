@@ -289,11 +289,9 @@ std::vector<std::string> plugin_list(const Json& plugins) {
   std::vector<std::string> result;
   for (std::size_t index = 0; index < plugins.size(); ++index) {
     const Json& entry = plugins[index];
-    if (!entry.is_string() || entry.get_ref<const std::string&>().empty()) {
-      throw ArgumentError("config.plugins[" + std::to_string(index) + "]",
-                          "expected a plugin name or a library path, got " + describe_json(entry));
-    }
-    result.push_back(entry.get<std::string>());
+    const std::string path = "config.plugins[" + std::to_string(index) + "]";
+    result.push_back(
+        training_detail::path_value(entry, path, "a plugin name or a library path", {}).string());
   }
   return result;
 }
@@ -350,13 +348,8 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
                                            ", got " + describe_json(seed));
   }
   result.seed = seed.get<std::uint64_t>();
-  const Json& store = require(config, "store");
-  if (!store.is_string() || store.get_ref<const std::string&>().empty()) {
-    throw ArgumentError("config.store",
-                        "expected the store's directory as a non-empty string, got " + describe_json(store));
-  }
-  result.store = std::filesystem::path(store.get<std::string>());
-  if (result.store.is_relative() && !base.empty()) result.store = (base / result.store).lexically_normal();
+  result.store =
+      training_detail::path_value(require(config, "store"), "config.store", "the store's directory", base);
   if (config.contains("data")) result.data = DataOptions::from_json(config["data"], "config.data", base);
   if (config.contains("threads"))
     result.threads = training_detail::positive_int(config["threads"], "config.threads", 256);

@@ -197,4 +197,38 @@ TEST(Pickle, BoundsWalksOverSharedAndNestedContainers) {
   }
 }
 
+// A list shared by reference: `L = [L, L]` twenty times is 100 bytes of pickle and 2^21 values of JSON.
+// Before, each file was bounded only by a fixed count and a listing by none; the caller's limit now holds.
+TEST(Pickle, SharedContainersCountEveryTimeTheyAreMetAgainstTheCallersLimit) {
+  std::string doubling("\x80\x02]q\x00", 5);                          // L = [], memoized at 0
+  for (int i = 0; i < 20; ++i) doubling.append("h\x00\x86q\x00", 5);  // L = (L, L), memoized at 0
+  doubling += ".";
+  const td::PyTree tree = td::pickle_load(doubling, records_of(0));
+  EXPECT_LT(tree.size(), 100U) << "the tree itself stays small";
+  std::size_t values = 0;
+  const td::PyNode* level = tree.root;
+  for (int i = 20; i > 2; --i) level = level->items.at(0);
+  const torchsystem::Json small = td::to_json(level, &values, 100);
+  EXPECT_EQ(values, 7U) << small.dump();
+  EXPECT_EQ(small.dump(), "[[[],[]],[[],[]]]");
+  try {
+    td::to_json(tree.root, &values, 5000);
+    FAIL() << "2^21 values came out of a limit of 5000";
+  } catch (const td::ValueLimitError& error) {
+    EXPECT_STREQ(error.what(), "it holds more than 5000 values (shared ones counted each time)");
+  }
+  EXPECT_THROW(td::to_json(tree.root), td::ValueLimitError) << "the default limit of a million holds too";
+}
+
+// Before, a pickle made as many nodes as it had opcodes: a 1 GiB record could ask for some 250 GB of tree.
+TEST(Pickle, APickleMakesAtMostTwoMillionValues) {
+  std::string many = "\x80\x02](";
+  many.append(td::max_pickle_nodes, 'N');
+  many += "e.";
+  EXPECT_EQ(load_error(many, records_of(0)), "the pickle makes more than 2000000 values (at byte " +
+                                                 std::to_string(3 + td::max_pickle_nodes) + ")");
+  many.erase(4, 1);  // the list and one None fewer: exactly the bound
+  EXPECT_EQ(load_error(many, records_of(0)), "(no error)");
+}
+
 }  // namespace pickle_test

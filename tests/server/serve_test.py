@@ -130,7 +130,64 @@ def client(torchsystem, workdir):
         assert bad[0] == 400 and json.loads(bad[2])["input"] == "input", bad
     finally:
         server.stop()
-    print("client: 1 passed, 0 failed")
+    expanding_store(torchsystem, store, workdir)
+    print("client: 2 passed, 0 failed")
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    raise AssertionError("no VmHWM")
+
+
+def expanding_store(torchsystem, store, workdir):
+    """Twenty checkpoints whose history, a few hundred bytes, is one list shared by reference, `L = [L, L]` eighteen
+    times: half a million JSON values each. Before, a listing expanded all of them (2.4 GB of RSS and 31 s
+    for the server, 941 MB for `torchsystem checkpoints`); now a page's metadata share one budget."""
+    hostile = os.path.join(workdir, "hostile")
+    os.makedirs(hostile)
+    checkpoint = torch.load(os.path.join(store, f"MLP-{DIGEST}.pth"), map_location="cpu")
+    shared = []
+    for _ in range(18):
+        shared = [shared, shared]
+    checkpoint["torchsystem"]["extra"]["history"] = shared
+    for index in range(20):
+        digest = f"{index:032x}"
+        checkpoint["torchsystem"]["model"]["hash"] = digest
+        torch.save(checkpoint, os.path.join(hostile, f"MLP-{digest}.pth"))
+    grown = os.path.getsize(os.path.join(hostile, f"MLP-{0:032x}.pth")) - os.path.getsize(
+        os.path.join(store, f"MLP-{DIGEST}.pth"))
+    assert grown < 2000, f"the shared history took {grown} bytes"
+
+    server = Server(torchsystem, hostile, "--token", TOKEN)
+    try:
+        page = call_json(server.url, "/v1/checkpoints?limit=1000")
+        assert page["total"] == 20, page["total"]
+        assert len(page["checkpoints"]) == 1, [c["hash"] for c in page["checkpoints"]]
+        assert len(page["damaged"]) == 19, page["damaged"]
+        assert all("left out of the listing" in message for message in page["damaged"]), page["damaged"][:2]
+        assert all(message.startswith("MLP-") for message in page["damaged"]), page["damaged"][0]
+        # The next page has its own budget.
+        assert len(call_json(server.url, "/v1/checkpoints?offset=1&limit=1")["checkpoints"]) == 1
+        peak = peak_rss_mb(server.process.pid)
+        assert peak < 800, f"the server peaked at {peak} MB"
+    finally:
+        server.stop()
+
+    # The command's own peak, from wait4 (ru_maxrss in KiB): read its output from files, then reap it.
+    with open(os.path.join(workdir, "listing.out"), "w+") as out, open(os.path.join(workdir, "listing.err"), "w+") as err:
+        process = subprocess.Popen([torchsystem, "checkpoints", hostile], stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    assert "MLP" in stdout, stdout
+    assert "left out of the listing" in stderr, stderr[-500:]
+    peak = usage.ru_maxrss // 1024
+    assert peak < 1000, f"torchsystem checkpoints peaked at {peak} MB"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/optim/optimizer.h>
 
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "api.hpp"
@@ -17,12 +21,40 @@ namespace {
 
 namespace ts = torchsystem;
 
-/// The test's models, as a program's plugin registry: the seed's MLP and GLU, nesting the catalog's.
+struct GateState {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool closed = false;
+  int blocked = 0;
+};
+
+GateState& gate() {
+  static GateState* instance = new GateState;
+  return *instance;
+}
+
+/// A model whose construction waits while a BuildGate is closed.
+struct GateImpl : torch::nn::Module {
+  explicit GateImpl(std::int64_t /*id*/) {
+    GateState& g = gate();
+    std::unique_lock lock(g.mutex);
+    ++g.blocked;
+    g.changed.notify_all();
+    g.changed.wait_for(lock, std::chrono::seconds(30), [&] { return !g.closed; });
+    --g.blocked;
+  }
+  torch::Tensor forward(torch::Tensor input) { return input; }
+};
+TORCH_MODULE(Gate);
+
+/// The test's models, as a program's plugin registry: the seed's MLP and GLU, nesting the catalog's, and
+/// the Gate.
 ts::Registry<torch::nn::Module>& test_models() {
   static ts::Registry<torch::nn::Module>* models = [] {
     auto* registry = new ts::Registry<torch::nn::Module>("test models");
     registry->include(ts::torch_catalog().modules);
     seed::register_seed_models(*registry);
+    registry->register_class<Gate(std::int64_t)>("id");
     return registry;
   }();
   return *models;
@@ -47,6 +79,20 @@ torch::nn::AnyModule save(const ts::CheckpointStore& store, const ts::Registry<t
 }
 
 }  // namespace
+
+std::string save_diverged_linear(const std::filesystem::path& directory) {
+  const ts::Json config = {{"name", "Linear"}, {"arguments", {{"in_features", 2}, {"out_features", 1}}}};
+  auto model = ts::torch_catalog().modules.create_as<torch::nn::AnyModule>(config);
+  {
+    const torch::NoGradGuard no_grad;
+    model.ptr()->named_parameters()["weight"].copy_(torch::tensor({{std::nanf(""), 1.0F}}));
+  }
+  auto criterion = ts::torch_catalog().losses.create_as<torch::nn::AnyModule>(ts::Json{{"name", "MSELoss"}});
+  auto optimizer = ts::torch_catalog().optimizers.create(
+      ts::Json{{"name", "SGD"}, {"arguments", {{"lr", 0.1}}}}, model.ptr()->parameters());
+  ts::CheckpointStore(directory).save({model.ptr(), criterion.ptr(), optimizer, 1});
+  return ts::gethash(model.ptr());
+}
 
 StoredModels make_store(const std::filesystem::path& directory) {
   torch::manual_seed(7);
@@ -80,6 +126,26 @@ StoredModels make_store(const std::filesystem::path& directory) {
     stored.embedding_expected = floats(embedding.forward(indices));
   }
   return stored;
+}
+
+BuildGate::BuildGate() {
+  const std::lock_guard lock(gate().mutex);
+  gate().closed = true;
+}
+
+BuildGate::~BuildGate() {
+  open();
+}
+
+void BuildGate::open() {
+  const std::lock_guard lock(gate().mutex);
+  gate().closed = false;
+  gate().changed.notify_all();
+}
+
+bool BuildGate::wait_for_blocked(int count) const {
+  std::unique_lock lock(gate().mutex);
+  return gate().changed.wait_for(lock, std::chrono::seconds(30), [&] { return gate().blocked >= count; });
 }
 
 struct TestServer::State {

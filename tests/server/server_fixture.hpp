@@ -26,6 +26,23 @@ struct StoredModels {
 /// Saves the two checkpoints into `store` through CheckpointStore::save; the same every call.
 StoredModels make_store(const std::filesystem::path& store);
 
+/// Saves into `store` a Linear(2, 1) whose weight is [NaN, 1] (a model whose training diverged) and
+/// returns its hash: every output it gives is NaN.
+std::string save_diverged_linear(const std::filesystem::path& store);
+
+/// While one is alive, building the test registry's `Gate` model (`{"name": "Gate", "arguments": {"id": N}}`)
+/// blocks in its constructor, for at most 30 s: a build whose end the test decides.
+class BuildGate {
+ public:
+  BuildGate();
+  ~BuildGate();  ///< opens the gate
+  BuildGate(const BuildGate&) = delete;
+  BuildGate& operator=(const BuildGate&) = delete;
+  /// Waits (up to 30 s) until `count` builds are blocked at the gate; false if they never were.
+  bool wait_for_blocked(int count) const;
+  void open();
+};
+
 /// A server on the store, running on its own thread until destroyed (or stopped and joined).
 class TestServer {
  public:

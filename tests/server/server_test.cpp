@@ -209,8 +209,51 @@ TEST_F(Server, BuildAnswersTheIdentityOrTheConfigsErrorWithItsPath) {
       request(running.port(), "POST", "/v1/registry/build",
               R"({"name": "Linear", "arguments": {"in_features": 1000000, "out_features": 1000000}})"),
       400, "too_large");
+  // Before, the bound multiplied integer arguments, which misses layers growing with a square: these
+  // allocated 10.8 GB, and 6.5 GB after 21 s. The allocation that would pass the bound is refused instead.
+  for (
+      const std::string body :
+      {R"({"name": "MultiheadAttention", "arguments": {"embed_dim": 30000, "num_heads": 1}})",
+       R"({"name": "TransformerEncoderLayer", "arguments": {"d_model": 16384, "nhead": 1, "dim_feedforward": 16384}})"}) {
+    const auto response = request(running.port(), "POST", "/v1/registry/build", body);
+    expect_error(response, 400, "too_large");
+    const std::string message = json_of(response)["error"].get<std::string>();
+    EXPECT_NE(message.find("would allocate more than its bound of 1024 MiB"), std::string::npos) << message;
+  }
   expect_error(request(running.port(), "POST", "/v1/registry/build", R"({"arguments": {}})"), 400,
                "invalid_argument");
+}
+
+// Before, builds ran on the workers: two slow builds held up inference on a loaded model for their whole
+// time.
+TEST_F(Server, BuildsRunApartFromInferenceBehindTheirOwnBoundedQueue) {
+  server::ServerOptions options;
+  options.workers = 1;
+  options.build_workers = 1;
+  options.max_queued_builds = 1;
+  server_test::TestServer running(store(), options);
+  const std::string infer = mlp() + "/infer";
+  const std::string input = infer_body(stored().mlp_input, {2, 4});
+  ASSERT_EQ(request(running.port(), "POST", infer, input).status, 200u) << "the model is loaded";
+
+  server_test::BuildGate gate;
+  std::atomic<bool> built{false};
+  test_http::Response slow;
+  std::thread builder([&] {
+    slow =
+        request(running.port(), "POST", "/v1/registry/build", R"({"name": "Gate", "arguments": {"id": 1}})");
+    built = true;
+  });
+  ASSERT_TRUE(gate.wait_for_blocked(1)) << "the build never started";
+  EXPECT_EQ(request(running.port(), "POST", infer, input).status, 200u);
+  EXPECT_FALSE(built) << "inference was answered only after the build";
+  const auto refused =
+      request(running.port(), "POST", "/v1/registry/build", R"({"name": "Gate", "arguments": {"id": 2}})");
+  expect_error(refused, 503, "overloaded");
+  EXPECT_EQ(refused.header("retry-after"), "1");
+  gate.open();
+  builder.join();
+  EXPECT_EQ(slow.status, 200u) << slow.body;
 }
 
 // ---- checkpoints --------------------------------------------------------------------------------------
@@ -302,17 +345,73 @@ TEST_F(Server, DamagedCheckpointIsReportedNotServed) {
   std::ofstream(copy.path() / ("MLP-" + hash + ".pth")) << "not a zip archive";
   server_test::TestServer running(copy.path());
   const Json all = json_of(request(running.port(), "GET", "/v1/checkpoints"));
-  EXPECT_EQ(all["total"], 2);
+  EXPECT_EQ(all["total"], 3) << "the store's checkpoint files, read or not";
+  EXPECT_EQ(all["checkpoints"].size(), 2u);
   ASSERT_EQ(all["damaged"].size(), 1u);
-  expect_error(request(running.port(), "GET", "/v1/checkpoints/MLP-" + hash), 500, "damaged_checkpoint");
-  expect_error(request(running.port(), "GET", "/v1/checkpoints/MLP-" + hash + "/file"), 500,
-               "damaged_checkpoint");
-  expect_error(
-      request(running.port(), "POST", "/v2/models/MLP/versions/" + hash + "/infer", infer_body({1}, {1, 1})),
-      500, "damaged_checkpoint");
+  // Named by its key in the store, never by where the store lives on the server.
+  const std::string message = all["damaged"][0].get<std::string>();
+  EXPECT_TRUE(message.starts_with("MLP-" + hash + ".pth: not a readable checkpoint")) << message;
+  for (const std::string& target : {"/v1/checkpoints/MLP-" + hash, "/v1/checkpoints/MLP-" + hash + "/file"}) {
+    const auto response = request(running.port(), "GET", target);
+    expect_error(response, 500, "damaged_checkpoint");
+    EXPECT_EQ(response.body.find(copy.path().string()), std::string::npos) << response.body;
+    EXPECT_NE(response.body.find("MLP-" + hash + ".pth: "), std::string::npos) << response.body;
+  }
+  const auto inference =
+      request(running.port(), "POST", "/v2/models/MLP/versions/" + hash + "/infer", infer_body({1}, {1, 1}));
+  expect_error(inference, 500, "damaged_checkpoint");
+  EXPECT_EQ(inference.body.find(copy.path().string()), std::string::npos) << inference.body;
+
+  // Pages are cut before files are read: one file a page, whichever it is.
+  for (int offset = 0; offset < 3; ++offset) {
+    const Json page =
+        json_of(request(running.port(), "GET", "/v1/checkpoints?limit=1&offset=" + std::to_string(offset)));
+    EXPECT_EQ(page["checkpoints"].size() + page["damaged"].size(), 1u) << page.dump();
+  }
 }
 
 // ---- inference ----------------------------------------------------------------------------------------
+
+// Before, a load that failed was repeated by every request: 1.1 GB and 4 s each for metadata that lie.
+TEST_F(Server, AFailedLoadIsAnsweredFromMemoryUntilTheFileChanges) {
+  test_files::TempDir copy;
+  std::filesystem::copy(store(), copy.path(), std::filesystem::copy_options::recursive);
+  server_test::TestServer running(copy.path());
+  const std::string hash = "22222222222222222222222222222222";
+  const std::filesystem::path file = copy.path() / ("MLP-" + hash + ".pth");
+  std::ofstream(file) << "not a zip archive";
+  const std::string infer = "/v2/models/MLP/versions/" + hash + "/infer";
+  const auto loads = [&](const std::string& outcome) {
+    const std::string metrics = request(running.port(), "GET", "/metrics").body;
+    const std::string line = "torchsystem_model_loads_total{outcome=\"" + outcome + "\"} ";
+    const auto at = metrics.find(line);
+    return at == std::string::npos ? -1 : std::stoi(metrics.substr(at + line.size()));
+  };
+  for (int i = 0; i < 3; ++i)
+    expect_error(request(running.port(), "POST", infer, infer_body({1}, {1, 1})), 500, "damaged_checkpoint");
+  EXPECT_EQ(loads("failed"), 1);
+  EXPECT_EQ(loads("failed_cached"), 2);
+  // A new file (a save renames one over the path) is read again at once.
+  const std::filesystem::path replacement = copy.path() / "replacement";
+  std::ofstream(replacement) << "still not a zip archive";
+  std::filesystem::rename(replacement, file);
+  expect_error(request(running.port(), "POST", infer, infer_body({1}, {1, 1})), 500, "damaged_checkpoint");
+  EXPECT_EQ(loads("failed"), 2);
+  EXPECT_EQ(loads("loaded"), 0);
+}
+
+// Before, a NaN output was written as null with a 200: the client got a number that was not the model's.
+TEST_F(Server, AnOutputJsonCannotCarryIsA500NamingIt) {
+  test_files::TempDir copy;
+  const std::string hash = server_test::save_diverged_linear(copy.path());
+  server_test::TestServer running(copy.path());
+  const auto response = request(running.port(), "POST", "/v2/models/Linear/versions/" + hash + "/infer",
+                                infer_body({1, 2}, {1, 2}));
+  expect_error(response, 500, "non_finite_output");
+  const std::string message = json_of(response)["error"].get<std::string>();
+  EXPECT_NE(message.find("\"output\" holds a value JSON cannot carry (NaN at element 0)"), std::string::npos)
+      << message;
+}
 
 TEST_F(Server, ModelMetadataDerivesShapesFromTheFirstLayer) {
   server_test::TestServer running(store());

@@ -223,6 +223,18 @@ TEST_F(CatalogOptimizersTest, LBFGSRefusesAnUnknownLineSearch) {
       << message;
 }
 
+// Before, history_size had no bound: 1e9 took 9.7 GB at the first step, then std::bad_alloc.
+TEST_F(CatalogOptimizersTest, LBFGSBoundsItsHistoryBeforeAnythingIsAllocated) {
+  for (const char* size : {"1000000000", "10001", "0", "-1"}) {
+    const std::string message =
+        build_error(std::string(R"({"name": "LBFGS", "arguments": {"history_size": )") + size + "}}");
+    EXPECT_NE(message.find(std::string("LBFGS.history_size: expected an int from 1 to 10000, got ") + size),
+              std::string::npos)
+        << message;
+  }
+  EXPECT_EQ(build_error(R"({"name": "LBFGS", "arguments": {"history_size": 10000}})"), "");
+}
+
 // Every PyTorch parameter LibTorch 1.13 lacks: the non-default value is refused, naming the parameter.
 TEST_F(CatalogOptimizersTest, ParametersLibTorchLacksAcceptOnlyPyTorchsDefault) {
   struct Case {

@@ -32,6 +32,7 @@
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch.hpp"
 #include "torchsystem/training/training_job.hpp"
+#include "torchsystem/value_traits.hpp"
 #include "train_output.hpp"
 
 namespace training_job_test {
@@ -81,7 +82,16 @@ TEST(TrainingConfig, ErrorsNameTheKey) {
   EXPECT_EQ(fault("plugins", "seed"),
             "config.plugins: expected a list of plugin names or paths, got \"seed\"");
   EXPECT_EQ(fault("plugins", ts::parse_json(R"(["seed", ""])")),
-            "config.plugins[1]: expected a plugin name or a library path, got \"\"");
+            "config.plugins[1]: expected a plugin name or a library path as a non-empty string, got \"\"");
+  // Before, the system cut a path at its NUL: "weights\0/../../etc" trained into "weights".
+  const std::string cut("weights\0/../../etc", 19);
+  EXPECT_EQ(fault("store", cut),
+            "config.store: expected the store's directory without a NUL character, got " +
+                ts::describe_json(ts::Json(cut)));
+  EXPECT_TRUE(fault("plugins", ts::Json::array({cut}))
+                  .starts_with("config.plugins[0]: expected a plugin name or a library path without a NUL"));
+  EXPECT_TRUE(fault("data", ts::Json({{"name", "MNIST"}, {"root", cut}}))
+                  .starts_with("config.data.root: expected the data set's directory without a NUL"));
 }
 
 TEST(TrainingConfig, RelativeStoreIsTakenFromTheConfigurationsDirectory) {

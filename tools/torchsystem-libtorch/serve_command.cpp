@@ -35,8 +35,12 @@ Options:
   --read-timeout SEC     the time a client has to send a whole request (default 10)
   --idle-timeout SEC     the time a keep-alive connection may wait for its next request (default 30)
   --max-connections N    open connections at most (default 256); then the longest idle is closed
-  --workers N            threads running models, builds and file reads (default 2)
+  --workers N            threads running models and reading files (default 2)
   --queue N              jobs waiting or running at most (default 64); then 503 with Retry-After
+  --build-workers N      threads building and loading models, apart from the workers (default 1)
+  --build-queue N        builds waiting or running at most (default 4); then 503 with Retry-After
+  --max-build-mb N       what one /v1/registry/build may allocate, in MiB (default 1024)
+  --max-model-mb N       what loading one checkpoint may allocate, in MiB (default 8192)
   --max-models N         models kept loaded for inference (default 4)
   --plugin PATH          load a plugin, so its models can be listed, built and served; may be repeated
   -h, --help             print this help
@@ -86,6 +90,14 @@ ServeOptions parse(std::span<const std::string_view> arguments) {
       options.server.workers = count_option(option, value, 1, 1024);
     } else if (option == "--queue") {
       options.server.max_queued_jobs = count_option(option, value, 1);
+    } else if (option == "--build-workers") {
+      options.server.build_workers = count_option(option, value, 1, 64);
+    } else if (option == "--build-queue") {
+      options.server.max_queued_builds = count_option(option, value, 1);
+    } else if (option == "--max-build-mb") {
+      options.api.max_build_bytes = count_option(option, value, 1, std::size_t{1} << 30) << 20;
+    } else if (option == "--max-model-mb") {
+      options.api.load_limits.max_model_bytes = count_option(option, value, 1, std::size_t{1} << 30) << 20;
     } else if (option == "--max-models") {
       options.api.max_models = count_option(option, value, 1);
     } else {

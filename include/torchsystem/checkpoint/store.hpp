@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,18 +53,47 @@ enum class CheckpointCheck {
   full,      ///< every record to its end, every CRC-32 checked, as load() does
 };
 
+/// One page of a store's listing, and the bound on what reading it may hold.
+struct ListOptions {
+  std::size_t offset = 0;  ///< checkpoint files skipped, in the listing's order
+  std::size_t limit = std::numeric_limits<std::size_t>::max();  ///< checkpoint files read at most
+  CheckpointCheck check = CheckpointCheck::metadata;
+  /// Leave a damaged checkpoint out (its error in `CheckpointPage::damaged`) rather than throw.
+  bool skip_damaged = false;
+  /// The JSON values the page's metadata may hold together (a file's own are capped at a million): a
+  /// checkpoint whose metadata would go past what is left is left out as damaged, with a message that says
+  /// so, so that files crafted to expand (a list shared a million times) cannot exhaust memory.
+  std::size_t metadata_values = 4'000'000;
+};
+
+/// What a listing found: the page's checkpoints, the errors of its damaged files (store files that are
+/// not readable checkpoints, each CheckpointError naming its file), and how many checkpoint files the
+/// store holds in all, read or not.
+struct CheckpointPage {
+  std::vector<CheckpointInfo> checkpoints;
+  std::vector<CheckpointError> damaged;
+  std::size_t total = 0;
+};
+
 namespace checkpoint_detail {
 struct OpenedCheckpoint;
 }
 
-/// A checkpoint read once, in full: its description, and its content ready to restore an aggregate from.
-/// What the server does with it: rebuild the aggregate its metadata name, then restore it, one read.
+/// A checkpoint opened once: its description, read now, and its tensors, read by restore() from the same
+/// open file (whatever is renamed over its path meanwhile) once the pickle has been checked against the
+/// aggregate, so a file's tensors are allocated only when they fit it. What the server does with it:
+/// rebuild the aggregate its metadata name, then restore it. Not for concurrent restores.
 class Checkpoint {
  public:
   const CheckpointInfo& info() const noexcept { return info_; }
+  /// The bytes the file's tensors take (model, criterion and optimizer state), known before they are
+  /// read: what a rebuild from the metadata should allocate at most, give or take its temporaries.
+  std::uint64_t tensor_bytes() const;
   /// Restores the tensors, the optimizer's state and the epoch into `aggregate`, whose identities must
   /// be the checkpoint's. Throws CheckpointError, before changing anything, when they differ or any
-  /// tensor does not fit.
+  /// tensor does not fit: names, shapes and types of the model's and the criterion's tensors, and the
+  /// bytes of all the file's storages against what the aggregate's state can take, are checked before
+  /// a tensor of the file is allocated.
   void restore(const Aggregate& aggregate) const;
 
  private:
@@ -116,7 +146,8 @@ class CheckpointStore {
   std::optional<CheckpointInfo> find(std::string_view name, std::string_view hash,
                                      CheckpointCheck check = CheckpointCheck::full) const;
 
-  /// The checkpoint of an identity, read in full once; nullopt when the store has none. Throws as find().
+  /// The checkpoint of an identity, opened for a restore (its metadata and pickle read and checked, its
+  /// tensors left for restore()); nullopt when the store has none. Throws as find().
   std::optional<Checkpoint> read(std::string_view name, std::string_view hash) const;
 
   /// Describes the checkpoint at `path` (an archive) from the metadata inside it, after reading and
@@ -131,6 +162,11 @@ class CheckpointStore {
   /// every load).
   std::vector<CheckpointInfo> list(bool skip_damaged = false, std::vector<std::string>* damaged = nullptr,
                                    CheckpointCheck check = CheckpointCheck::metadata) const;
+
+  /// A page of the listing: the store's checkpoint files are found and ordered by the identity their
+  /// names say (name, then hash) without reading them, and only the page's files are read, so a listing
+  /// costs what its page holds, not what the store holds. `list()` is the one page of every file.
+  CheckpointPage list(const ListOptions& options) const;
 
   /// Removes the temporary files (`.tmp-<pid>-*`) of saves whose process is gone; returns their paths.
   /// A file is removed only when no process holds its lock and its pid is not running on this host,
