@@ -4,6 +4,7 @@
 
 #include "torchsystem/torch/activations.hpp"
 #include "torchsystem/torch/aggregate.hpp"
+#include "torchsystem/torch/allocation_limit.hpp"
 #include "torchsystem/torch/catalog.hpp"
 #include "torchsystem/torch/dropout.hpp"
 #include "torchsystem/torch/model.hpp"
