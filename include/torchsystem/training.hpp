@@ -5,5 +5,6 @@
 #include "torchsystem/checkpoint.hpp"
 #include "torchsystem/training/datasets.hpp"
 #include "torchsystem/training/events.hpp"
+#include "torchsystem/training/numpy.hpp"
 #include "torchsystem/training/synthetic_data.hpp"
 #include "torchsystem/training/training_job.hpp"

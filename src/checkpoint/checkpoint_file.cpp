@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../common/zip_support.hpp"
 #include "archive_pickle.hpp"
 #include "archive_source.hpp"
 #include "file.hpp"
@@ -24,7 +25,6 @@
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json_reader.hpp"
 #include "torchsystem/torch/detail/message.hpp"
-#include "zip_support.hpp"
 
 namespace torchsystem::checkpoint_detail {
 namespace {
@@ -64,10 +64,10 @@ void verify_zip(int fd, std::uint64_t size) {
   const int copy = ::dup(fd);
   if (copy < 0) throw Damaged(std::string("cannot read it: ") + std::strerror(errno));
   int code = 0;
-  std::unique_ptr<zip_t, ZipCloser> archive(zip_fdopen(copy, ZIP_CHECKCONS, &code));
+  detail::ZipArchive archive(zip_fdopen(copy, ZIP_CHECKCONS, &code));
   if (!archive) {
     ::close(copy);
-    throw Damaged("not a LibTorch archive (" + zip_error_text(code) + ")");
+    throw Damaged("not a LibTorch archive (" + detail::zip_error_text(code) + ")");
   }
   const zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
   if (entries <= 0) throw Damaged("not a LibTorch archive (an empty zip file)");
@@ -89,7 +89,7 @@ void verify_zip(int fd, std::uint64_t size) {
   for (zip_uint64_t index = 0; index < static_cast<zip_uint64_t>(entries); ++index) {
     const char* name = zip_get_name(archive.get(), index, 0);
     const std::string record = name ? name : "#" + std::to_string(index);
-    std::unique_ptr<zip_file_t, ZipFileCloser> file(zip_fopen_index(archive.get(), index, 0));
+    detail::ZipFile file(zip_fopen_index(archive.get(), index, 0));
     if (!file) {
       throw Damaged("record '" + record + "' is damaged (" + zip_strerror(archive.get()) + ")");
     }

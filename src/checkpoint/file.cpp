@@ -27,22 +27,6 @@ fs::file_time_type file_time(const struct stat& status) {
       std::chrono::duration_cast<std::chrono::system_clock::duration>(since_epoch)));
 }
 
-bool read_at(int fd, void* buffer, std::size_t size, std::uint64_t offset) {
-  auto* out = static_cast<char*>(buffer);
-  while (size > 0) {
-    const ssize_t got = ::pread(fd, out, size, static_cast<off_t>(offset));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "read error");
-    }
-    if (got == 0) return false;
-    out += got;
-    size -= static_cast<std::size_t>(got);
-    offset += static_cast<std::uint64_t>(got);
-  }
-  return true;
-}
-
 AtomicFile::AtomicFile(const fs::path& target, std::string_view extension) : target_(target) {
   static std::atomic<std::uint64_t> counter{0};
   std::random_device random;

@@ -1,5 +1,6 @@
-// POSIX file I/O of the checkpoint layer: a descriptor that closes itself, positioned reads, and the
-// atomic write (a temporary file flushed and renamed over its target). Internal to the checkpoint library.
+// POSIX file I/O of the checkpoint layer: the descriptor and positioned reads of src/common/descriptor.hpp,
+// and the atomic write (a temporary file flushed and renamed over its target). Internal to the checkpoint
+// library.
 #pragma once
 
 #include <sys/stat.h>
@@ -13,7 +14,12 @@
 #include <string_view>
 #include <utility>
 
+#include "../common/descriptor.hpp"
+
 namespace torchsystem::checkpoint_detail {
+
+using detail::Descriptor;
+using detail::read_at;
 
 /// The prefix of a save's temporary file: `.tmp-<pid>-<nonce><extension>` beside its target.
 inline constexpr std::string_view temporary_prefix = ".tmp-";
@@ -21,41 +27,8 @@ inline constexpr std::string_view temporary_prefix = ".tmp-";
 /// The text of an errno value.
 std::string errno_text(int error);
 
-/// A file descriptor closed on destruction.
-class Descriptor {
- public:
-  explicit Descriptor(int fd = -1) noexcept : fd_(fd) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  Descriptor(Descriptor&& other) noexcept : fd_(other.release()) {}
-  Descriptor& operator=(Descriptor&& other) noexcept {
-    if (this != &other) {
-      close();
-      fd_ = other.release();
-    }
-    return *this;
-  }
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const noexcept { return fd_; }
-  /// Gives up ownership: the caller closes the descriptor.
-  int release() noexcept { return std::exchange(fd_, -1); }
-  /// Closes now; returns 0 or the errno of close().
-  int close() noexcept {
-    const int fd = std::exchange(fd_, -1);
-    return fd >= 0 && ::close(fd) != 0 ? errno : 0;
-  }
-
- private:
-  int fd_;
-};
-
 /// A file's last write time from its status.
 std::filesystem::file_time_type file_time(const struct stat& status);
-
-/// Reads exactly `size` bytes at `offset`; false at end of file. Throws std::system_error on a read error.
-bool read_at(int fd, void* buffer, std::size_t size, std::uint64_t offset);
 
 /// A file being written: the bytes go to a temporary file in the target's directory, which commit()
 /// flushes to disk and renames over the target. Destroyed before commit(), it removes the temporary file.

@@ -1,7 +1,7 @@
 // torch.save's container, written with LibTorch's zip writer and read with libzip (torch_save.hpp).
 #include "torch_save.hpp"
 
-#include "zip_support.hpp"
+#include "../common/zip_support.hpp"
 
 #include <caffe2/serialize/inline_container.h>
 #include <unistd.h>
@@ -32,7 +32,7 @@ class ZipReader {
     archive_.reset(zip_fdopen(copy, ZIP_CHECKCONS | ZIP_RDONLY, &code));
     if (!archive_) {
       ::close(copy);
-      throw ArchiveError("not a torch.save file (" + zip_error_text(code) + ")");
+      throw ArchiveError("not a torch.save file (" + detail::zip_error_text(code) + ")");
     }
     const zip_int64_t entries = zip_get_num_entries(archive_.get(), 0);
     if (entries <= 0) throw ArchiveError("not a torch.save file (an empty zip file)");
@@ -67,7 +67,7 @@ class ZipReader {
 
   /// Reads a record to its end into `out` (exactly its size); the CRC-32 is checked at the end.
   void read(const std::string& name, const Record& record, void* out) {
-    std::unique_ptr<zip_file_t, ZipFileCloser> file(zip_fopen_index(archive_.get(), record.index, 0));
+    detail::ZipFile file(zip_fopen_index(archive_.get(), record.index, 0));
     if (!file) throw ArchiveError("record '" + name + "' is damaged (" + zip_strerror(archive_.get()) + ")");
     auto* at = static_cast<char*>(out);
     std::uint64_t left = record.size;
@@ -89,7 +89,7 @@ class ZipReader {
 
   /// Reads a record only to check it.
   void check(const std::string& name, const Record& record) {
-    std::unique_ptr<zip_file_t, ZipFileCloser> file(zip_fopen_index(archive_.get(), record.index, 0));
+    detail::ZipFile file(zip_fopen_index(archive_.get(), record.index, 0));
     if (!file) throw ArchiveError("record '" + name + "' is damaged (" + zip_strerror(archive_.get()) + ")");
     std::vector<char> buffer(1 << 20);
     for (zip_int64_t got; (got = zip_fread(file.get(), buffer.data(), buffer.size())) != 0;) {
@@ -99,7 +99,7 @@ class ZipReader {
   }
 
  private:
-  std::unique_ptr<zip_t, ZipCloser> archive_;
+  detail::ZipArchive archive_;
   std::unordered_map<std::string, Record> records_;
   std::vector<std::string> order_;
   std::string prefix_;

@@ -6,12 +6,15 @@
 
 #include <ATen/Functions.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
 #include "torchsystem/error.hpp"
+#include "torchsystem/training/numpy.hpp"
 #include "torchsystem/value_traits.hpp"
 #include "training_support.hpp"
 
@@ -108,6 +111,72 @@ bool is_idx_set(const std::string& name) {
   return false;
 }
 
+/// Where an array comes from, for messages: a file, and the array's name inside an archive.
+struct ArrayOrigin {
+  fs::path file;
+  std::string array;  ///< empty for an `.npy` file
+  [[noreturn]] void fail(const std::string& reason) const {
+    throw DataError(file.string(), array.empty() ? reason : "array \"" + array + "\": " + reason);
+  }
+};
+
+/// Features and labels of one split, checked and converted: features float32 of their own shape, labels
+/// int64 class indices >= 0.
+Samples array_samples(at::Tensor x, const ArrayOrigin& x_origin, at::Tensor y, const ArrayOrigin& y_origin) {
+  if (x.dim() == 0) x_origin.fail("holds one value; features are an array [samples, ...]");
+  if (x.size(0) == 0) x_origin.fail("is empty: a split needs samples");
+  if (y.dim() != 1)
+    y_origin.fail("has shape " + c10::str(y.sizes()) +
+                  "; labels are one class index a sample, shape [samples]");
+  if (y.size(0) != x.size(0))
+    y_origin.fail("holds " + std::to_string(y.size(0)) + " labels for the " + std::to_string(x.size(0)) +
+                  " samples of " +
+                  (x_origin.array.empty() ? x_origin.file.filename().string() : x_origin.array));
+  Samples samples;
+  switch (x.scalar_type()) {
+    case at::kFloat:
+      samples.inputs = std::move(x);
+      break;
+    case at::kDouble:
+      samples.inputs = x.to(at::kFloat);
+      break;
+    case at::kByte:
+      samples.inputs = x.to(at::kFloat).div_(255.0);  // as the IDX sets' pixels
+      break;
+    default:
+      x_origin.fail(std::string("holds ") + c10::toString(x.scalar_type()) +
+                    " features; expected float32, float64 or uint8");
+  }
+  const at::Tensor finite = at::isfinite(samples.inputs).reshape({samples.inputs.size(0), -1}).all(1);
+  if (!finite.all().item<bool>()) {
+    const std::int64_t sample = at::logical_not(finite).nonzero()[0][0].item<std::int64_t>();
+    x_origin.fail("sample " + std::to_string(sample) + " has a feature that is NaN or infinite");
+  }
+  if (!at::isIntegralType(y.scalar_type(), /*includeBool=*/false))
+    y_origin.fail(std::string("holds ") + c10::toString(y.scalar_type()) +
+                  " labels; class labels are integers (regression targets are not read yet)");
+  samples.targets = y.to(at::kLong);
+  if (samples.targets.lt(0).any().item<bool>()) {
+    const std::int64_t sample = samples.targets.lt(0).nonzero()[0][0].item<std::int64_t>();
+    y_origin.fail("label " + std::to_string(samples.targets[sample].item<std::int64_t>()) + " of sample " +
+                  std::to_string(sample) + " is negative; labels are class indices");
+  }
+  return samples;
+}
+
+/// The label origin as the pair DataSource keeps.
+std::pair<std::string, std::string> label_origin(const ArrayOrigin& origin) {
+  return {origin.file.string(), origin.array};
+}
+
+/// A split's pair of files: ["x.npy", "y.npy"], relative to `base`.
+std::pair<fs::path, fs::path> file_pair(const Json& value, const std::string& path, const fs::path& base) {
+  if (!value.is_array() || value.size() != 2)
+    throw ArgumentError(path, "expected [features file, labels file], got " + describe_json(value));
+  return {training_detail::path_value(value[0], path + "[0]", "the features' .npy file", base),
+          training_detail::path_value(value[1], path + "[1]", "the labels' .npy file", base)};
+}
+
 }  // namespace
 
 Samples read_idx(const fs::path& images, const fs::path& labels) {
@@ -146,10 +215,19 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
     const std::string path = where + "." + key;
     if (key == "name") {
       if (!value.is_string() ||
-          (value.get<std::string>() != "synthetic" && !is_idx_set(value.get<std::string>())))
-        throw ArgumentError(path, "expected \"FashionMNIST\", \"MNIST\", \"KMNIST\" or \"synthetic\", got " +
-                                      describe_json(value));
+          (value.get<std::string>() != "synthetic" && value.get<std::string>() != "npz" &&
+           value.get<std::string>() != "npy" && !is_idx_set(value.get<std::string>())))
+        throw ArgumentError(
+            path,
+            "expected \"FashionMNIST\", \"MNIST\", \"KMNIST\", \"npz\", \"npy\" or \"synthetic\", got " +
+                describe_json(value));
       options.name = value.get<std::string>();
+    } else if (key == "path") {
+      options.path = training_detail::path_value(value, path, "the .npz archive", base);
+    } else if (key == "train") {
+      options.train_files = file_pair(value, path, base);
+    } else if (key == "test") {
+      options.test_files = file_pair(value, path, base);
     } else if (key == "root") {
       options.root = training_detail::path_value(value, path, "the data set's directory", base);
     } else if (key == "normalize") {
@@ -161,7 +239,28 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
       synthetic[key] = value;  // the synthetic task's options, checked below
     }
   }
+  const auto only = [&](std::initializer_list<const char*> keys, const char* kind) {
+    for (const auto& [key, value] : json.items()) {
+      if (std::find_if(keys.begin(), keys.end(), [&](const char* known) { return key == known; }) ==
+          keys.end())
+        throw ArgumentError(where + "." + key, std::string("unknown key (") + kind + ")");
+    }
+  };
+  if (options.name == "npz") {
+    only({"name", "path", "normalize"}, "an npz data set takes name, path and normalize");
+    if (options.path.empty()) throw ArgumentError(where + ".path", "missing (the .npz archive)");
+    return options;
+  }
+  if (options.name == "npy") {
+    only({"name", "train", "test", "normalize"}, "an npy data set takes name, train, test and normalize");
+    if (options.train_files.first.empty())
+      throw ArgumentError(where + ".train", "missing ([features file, labels file] of the training split)");
+    if (options.test_files.first.empty())
+      throw ArgumentError(where + ".test", "missing ([features file, labels file] of the test split)");
+    return options;
+  }
   if (options.name != "synthetic") {
+    only({"name", "root", "normalize"}, "an IDX data set takes name, root and normalize");
     if (!synthetic.empty()) {
       throw ArgumentError(where + "." + synthetic.begin().key(),
                           "unknown key (an IDX data set takes name, root and normalize)");
@@ -173,7 +272,8 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
     }
     return options;
   }
-  if (!options.root.empty()) throw ArgumentError(where + ".root", "the synthetic task reads no files");
+  for (const char* key : {"root", "path", "train", "test"})
+    if (json.contains(key)) throw ArgumentError(where + "." + key, "the synthetic task reads no files");
   options.synthetic = SyntheticDataOptions::from_json(synthetic, where);
   return options;
 }
@@ -181,7 +281,14 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
 Json DataOptions::to_json() const {
   Json json = name == "synthetic" ? synthetic.to_json() : Json::object();
   json["name"] = name;
-  if (name != "synthetic") json["root"] = root.string();
+  if (name == "npz") {
+    json["path"] = path.string();
+  } else if (name == "npy") {
+    json["train"] = {train_files.first.string(), train_files.second.string()};
+    json["test"] = {test_files.first.string(), test_files.second.string()};
+  } else if (name != "synthetic") {
+    json["root"] = root.string();
+  }
   if (normalize) json["normalize"] = {normalize->first, normalize->second};
   return json;
 }
@@ -193,6 +300,8 @@ DataSource::DataSource(const DataOptions& options, std::uint64_t seed) : options
     features_ = options.synthetic.features;
     classes_ = options.synthetic.classes;
     training_size_ = options.synthetic.train_samples;
+  } else if (options.name == "npz" || options.name == "npy") {
+    read_arrays(options);
   } else {
     // Every file is found and checked before any is converted.
     const fs::path train_images = idx_file(options.root, "train-images-idx3-ubyte");
@@ -217,6 +326,50 @@ DataSource::DataSource(const DataOptions& options, std::uint64_t seed) : options
   }
 }
 
+void DataSource::read_arrays(const DataOptions& options) {
+  ArrayOrigin origins[4];
+  at::Tensor arrays[4];
+  if (options.name == "npz") {
+    const char* names[] = {"x_train", "y_train", "x_test", "y_test"};
+    auto read = read_npz(options.path, {names[0], names[1], names[2], names[3]});
+    for (int index = 0; index < 4; ++index) {
+      origins[index] = {options.path, names[index]};
+      arrays[index] = std::move(read.at(names[index]));
+    }
+  } else {
+    const fs::path files[] = {options.train_files.first, options.train_files.second, options.test_files.first,
+                              options.test_files.second};
+    for (int index = 0; index < 4; ++index) {
+      origins[index] = {files[index], ""};
+      arrays[index] = read_npy(files[index]);
+    }
+  }
+  train_ = array_samples(std::move(arrays[0]), origins[0], std::move(arrays[1]), origins[1]);
+  test_ = array_samples(std::move(arrays[2]), origins[2], std::move(arrays[3]), origins[3]);
+  if (train_.inputs.sizes().slice(1) != test_.inputs.sizes().slice(1))
+    origins[2].fail("has samples of shape " + c10::str(test_.inputs.sizes().slice(1)) +
+                    ", the training split's " + c10::str(train_.inputs.sizes().slice(1)));
+  train_labels_ = label_origin(origins[1]);
+  test_labels_ = label_origin(origins[3]);
+  features_ = train_.inputs[0].numel();
+  classes_ = 0;  // the model's output width decides
+  training_size_ = train_.inputs.size(0);
+}
+
+void DataSource::check_labels(std::int64_t classes) const {
+  for (const auto& [samples, origin] :
+       {std::pair{&train_, &train_labels_}, std::pair{&test_, &test_labels_}}) {
+    if (!samples->targets.defined() || samples->targets.numel() == 0) continue;
+    const at::Tensor outside = samples->targets.ge(classes);
+    if (!outside.any().item<bool>()) continue;
+    const std::int64_t sample = outside.nonzero()[0][0].item<std::int64_t>();
+    const ArrayOrigin where{origin->first, origin->second};
+    where.fail("label " + std::to_string(samples->targets[sample].item<std::int64_t>()) + " of sample " +
+               std::to_string(sample) + " is not one of the model's " + std::to_string(classes) +
+               " classes (its output width)");
+  }
+}
+
 Samples DataSource::training_samples(std::int64_t epoch) const {
   if (!task_) return train_;
   Samples samples = task_->training_samples(epoch);
@@ -227,7 +380,13 @@ Samples DataSource::training_samples(std::int64_t epoch) const {
 
 std::string DataSource::description() const {
   std::string text = options_.name;
-  if (!task_) text += " (" + options_.root.string() + ")";
+  if (options_.name == "npz") {
+    text += " (" + options_.path.string() + ")";
+  } else if (options_.name == "npy") {
+    text += " (" + options_.train_files.first.string() + ", ...)";
+  } else if (!task_) {
+    text += " (" + options_.root.string() + ")";
+  }
   return text + ": " + std::to_string(training_size_) + " training and " +
          std::to_string(test_.inputs.size(0)) + " test samples";
 }

@@ -225,17 +225,22 @@ void check_fits_task(const Aggregate& aggregate, const DataSource& task) {
   try {
     outputs = aggregate.model().forward(inputs);
   } catch (const std::exception& error) {
-    throw ArgumentError("config.model", "cannot run on the task's inputs of shape [2, " +
-                                            std::to_string(task.features()) +
-                                            "]: " + detail::message_of(error));
+    std::ostringstream shape;
+    shape << inputs.sizes();
+    throw ArgumentError("config.model", "cannot run on the task's inputs of shape " + shape.str() + ": " +
+                                            detail::message_of(error));
   }
-  if (outputs.dim() != 2 || outputs.size(1) != task.classes()) {
+  // NumPy arrays define no classes: the model's output width does, and every label must be below it.
+  const bool width_decides = task.classes() == 0;
+  if (outputs.dim() != 2 || (!width_decides && outputs.size(1) != task.classes()) || outputs.size(1) < 1) {
     std::ostringstream shape;
     shape << outputs.sizes();
+    const std::string needs = width_decides ? "classes" : std::to_string(task.classes());
     throw ArgumentError("config.model", "gives outputs of shape " + shape.str() +
-                                            " for 2 samples; the task needs [2, " +
-                                            std::to_string(task.classes()) + "] (a score per class)");
+                                            " for 2 samples; the task needs [2, " + needs +
+                                            "] (a score per class)");
   }
+  if (width_decides) task.check_labels(outputs.size(1));
   try {
     aggregate.loss(outputs, targets);
   } catch (const std::exception& error) {

@@ -1,4 +1,5 @@
-// libzip's handles as RAII types, shared by the checkpoint store's two readers.
+// libzip's handles as RAII types, shared by the checkpoint store's readers and the NumPy reader. Internal:
+// not installed.
 #pragma once
 
 #include <zip.h>
@@ -6,7 +7,7 @@
 #include <memory>
 #include <string>
 
-namespace torchsystem::checkpoint_detail {
+namespace torchsystem::detail {
 
 struct ZipCloser {
   void operator()(zip_t* archive) const { zip_discard(archive); }
@@ -25,4 +26,4 @@ inline std::string zip_error_text(int code) {
   return text;
 }
 
-}  // namespace torchsystem::checkpoint_detail
+}  // namespace torchsystem::detail
