@@ -31,7 +31,9 @@ print_compile_times() {
   awk '{ target = $2; sub(/.*CMakeFiles\//, "", target); sub(/\.dir\/.*/, "", target);
          seconds[target] += $1; units[target] += 1; total += $1 }
        END { for (t in seconds) printf "  %-34s %7.1f %4d\n", t, seconds[t], units[t];
-             printf "  %-34s %7.1f\n", "(all)", total }' "$log" | sort -k2 -rn | head -25
+             printf "  %-34s %7.1f\n", "(all)", total }' "$log" | sort -k2 -rn | awk 'NR <= 25'
   echo "slowest units (seconds):"
-  sort -rn "$log" | head -10 | awk '{ unit = $2; sub(/.*CMakeFiles\//, "", unit); printf "  %6.1f  %s\n", $1, unit }'
+  # awk reads to the end, where `head` would close the pipe early: sort would die of SIGPIPE, and with
+  # pipefail the report would fail the run it reports on.
+  sort -rn "$log" | awk 'NR <= 10 { unit = $2; sub(/.*CMakeFiles\//, "", unit); printf "  %6.1f  %s\n", $1, unit }'
 }

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <ATen/Functions.h>
+#include <c10/util/accumulate.h>
 
 #include <algorithm>
 #include <array>
@@ -179,7 +180,7 @@ std::pair<fs::path, fs::path> file_pair(const Json& value, const std::string& pa
 
 }  // namespace
 
-Samples read_idx(const fs::path& images, const fs::path& labels) {
+Samples read_idx(const fs::path& images, const fs::path& labels, bool flatten) {
   const std::vector<unsigned char> image_bytes = read_all(images);
   const std::vector<unsigned char> label_bytes = read_all(labels);
   const auto image_dims = idx_dimensions(images, image_bytes, images_magic, 3);
@@ -201,6 +202,7 @@ Samples read_idx(const fs::path& images, const fs::path& labels) {
   const at::Tensor pixels = at::empty({count, features}, at::kByte);
   std::memcpy(pixels.data_ptr(), image_bytes.data() + 16, static_cast<std::size_t>(count * features));
   samples.inputs = pixels.to(at::kFloat).div_(255.0);
+  if (!flatten) samples.inputs = samples.inputs.view({count, 1, image_dims[1], image_dims[2]});
   const at::Tensor targets = at::empty({count}, at::kByte);
   std::memcpy(targets.data_ptr(), label_bytes.data() + 8, static_cast<std::size_t>(count));
   samples.targets = targets.to(at::kLong);
@@ -230,6 +232,10 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
       options.test_files = file_pair(value, path, base);
     } else if (key == "root") {
       options.root = training_detail::path_value(value, path, "the data set's directory", base);
+    } else if (key == "flatten") {
+      if (!value.is_boolean())
+        throw ArgumentError(path, "expected true or false, got " + describe_json(value));
+      options.flatten = value.get<bool>();
     } else if (key == "normalize") {
       if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number() ||
           !(value[1].get<double>() > 0))
@@ -260,7 +266,7 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
     return options;
   }
   if (options.name != "synthetic") {
-    only({"name", "root", "normalize"}, "an IDX data set takes name, root and normalize");
+    only({"name", "root", "normalize", "flatten"}, "an IDX data set takes name, root, normalize and flatten");
     if (!synthetic.empty()) {
       throw ArgumentError(where + "." + synthetic.begin().key(),
                           "unknown key (an IDX data set takes name, root and normalize)");
@@ -274,6 +280,8 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
   }
   for (const char* key : {"root", "path", "train", "test"})
     if (json.contains(key)) throw ArgumentError(where + "." + key, "the synthetic task reads no files");
+  if (json.contains("flatten"))
+    throw ArgumentError(where + ".flatten", "only the IDX data sets take it (the synthetic task is flat)");
   options.synthetic = SyntheticDataOptions::from_json(synthetic, where);
   return options;
 }
@@ -288,6 +296,7 @@ Json DataOptions::to_json() const {
     json["test"] = {test_files.first.string(), test_files.second.string()};
   } else if (name != "synthetic") {
     json["root"] = root.string();
+    if (!flatten) json["flatten"] = false;
   }
   if (normalize) json["normalize"] = {normalize->first, normalize->second};
   return json;
@@ -308,14 +317,16 @@ DataSource::DataSource(const DataOptions& options, std::uint64_t seed) : options
     const fs::path train_labels = idx_file(options.root, "train-labels-idx1-ubyte");
     const fs::path test_images = idx_file(options.root, "t10k-images-idx3-ubyte");
     const fs::path test_labels = idx_file(options.root, "t10k-labels-idx1-ubyte");
-    train_ = read_idx(train_images, train_labels);
-    test_ = read_idx(test_images, test_labels);
-    if (train_.inputs.size(1) != test_.inputs.size(1)) {
-      throw DataError(test_images.string(), "has images of " + std::to_string(test_.inputs.size(1)) +
+    train_ = read_idx(train_images, train_labels, options.flatten);
+    test_ = read_idx(test_images, test_labels, options.flatten);
+    const std::int64_t train_pixels = c10::multiply_integers(train_.inputs.sizes().slice(1));
+    const std::int64_t test_pixels = c10::multiply_integers(test_.inputs.sizes().slice(1));
+    if (train_.inputs.sizes().slice(1) != test_.inputs.sizes().slice(1)) {
+      throw DataError(test_images.string(), "has images of " + std::to_string(test_pixels) +
                                                 " pixels, the training images " +
-                                                std::to_string(train_.inputs.size(1)));
+                                                std::to_string(train_pixels));
     }
-    features_ = train_.inputs.size(1);
+    features_ = train_pixels;
     classes_ = idx_classes;
     training_size_ = train_.inputs.size(0);
   }
@@ -351,7 +362,7 @@ void DataSource::read_arrays(const DataOptions& options) {
                     ", the training split's " + c10::str(train_.inputs.sizes().slice(1)));
   train_labels_ = label_origin(origins[1]);
   test_labels_ = label_origin(origins[3]);
-  features_ = train_.inputs[0].numel();
+  features_ = c10::multiply_integers(train_.inputs.sizes().slice(1));
   classes_ = 0;  // the model's output width decides
   training_size_ = train_.inputs.size(0);
 }

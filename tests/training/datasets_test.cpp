@@ -15,6 +15,7 @@
 
 #include "temp_dir.hpp"
 #include "torchsystem/error.hpp"
+#include "torchsystem/json.hpp"
 
 namespace datasets_test {
 
@@ -72,6 +73,38 @@ TEST(IdxData, ReadsGzipAndPlainFilesAlike) {
   EXPECT_FLOAT_EQ(samples.inputs[3][5].item<float>(), 35.0F / 255.0F);
   EXPECT_FLOAT_EQ(samples.inputs[0][0].item<float>(), 0.0F);
   EXPECT_TRUE(at::equal(samples.targets, at::arange(4, at::kLong)));
+}
+
+// Images for a convolutional model: [N, 1, rows, columns], the same pixels.
+TEST(IdxData, ImagesStayImagesWhenNotFlattened) {
+  const TempDir dir;
+  write_plain(dir.path() / "images", images(4));
+  write_plain(dir.path() / "labels", labels(4));
+  const ts::Samples samples = ts::read_idx(dir.path() / "images", dir.path() / "labels", /*flatten=*/false);
+  ASSERT_EQ(samples.inputs.sizes(), (c10::IntArrayRef{4, 1, 2, 3}));
+  EXPECT_TRUE(samples.inputs.is_contiguous());
+  EXPECT_FLOAT_EQ(samples.inputs[3][0][1][2].item<float>(), 35.0F / 255.0F);
+
+  const ts::DataOptions options = ts::DataOptions::from_json(
+      ts::Json{{"name", "MNIST"}, {"root", dir.path().string()}, {"flatten", false}}, "config.data");
+  EXPECT_FALSE(options.flatten);
+  EXPECT_EQ(options.to_json()["flatten"], false);
+  EXPECT_FALSE(ts::DataOptions::from_json(ts::Json{{"name", "MNIST"}, {"root", "x"}}, "config.data")
+                   .to_json()
+                   .contains("flatten"))
+      << "the default is not recorded, so earlier checkpoints' data records stay the same";
+  const auto fault = [](const ts::Json& data) {
+    try {
+      ts::DataOptions::from_json(data, "config.data");
+    } catch (const ts::ArgumentError& error) {
+      return std::string(error.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(fault({{"name", "MNIST"}, {"root", "x"}, {"flatten", "no"}}),
+            "config.data.flatten: expected true or false, got \"no\"");
+  EXPECT_EQ(fault({{"name", "synthetic"}, {"flatten", false}}),
+            "config.data.flatten: only the IDX data sets take it (the synthetic task is flat)");
 }
 
 TEST(IdxData, EveryFaultNamesTheFileAndWhatWasExpected) {

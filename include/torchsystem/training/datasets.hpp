@@ -6,6 +6,7 @@
 //   "data": {"name": "npz", "path": "data.npz"}             // x_train, y_train, x_test, y_test
 //   "data": {"name": "npy", "train": ["x_train.npy", "y_train.npy"], "test": ["x_test.npy", "y_test.npy"]}
 //   "data": {"name": "FashionMNIST", "normalize": [0.2860, 0.3530]}      // (x - mean) / std after [0, 1]
+//   "data": {"name": "FashionMNIST", "flatten": false}                    // [N, 1, 28, 28], for convolutions
 //   "data": {"name": "synthetic", "train_samples": 512}                   // the options of
 //   synthetic_data.hpp
 //
@@ -44,6 +45,9 @@ struct DataOptions {
   std::pair<std::filesystem::path, std::filesystem::path> test_files;
   /// (mean, std) applied after pixels are scaled to [0, 1]; none by default.
   std::optional<std::pair<double, double>> normalize;
+  /// IDX sets: images as flat rows [N, rows * columns] (the default, for an MLP), or, false, as images
+  /// [N, 1, rows, columns] for a convolutional model.
+  bool flatten = true;
   SyntheticDataOptions synthetic;  ///< for "synthetic"
 
   /// Reads the "data" object; a relative root is taken relative to `base`. ArgumentError with the
@@ -57,9 +61,11 @@ struct DataOptions {
 inline const std::filesystem::path fashion_mnist_root = "/usr/share/datasets/fashion-mnist";
 
 /// Reads an IDX pair: images (magic 0x00000803, unsigned bytes, [count, rows, columns]) scaled to [0, 1]
-/// and flattened to float32 [count, rows * columns], and labels (magic 0x00000801, [count]) as int64.
-/// Either file may be gzip'd. Throws DataError naming the file.
-Samples read_idx(const std::filesystem::path& images, const std::filesystem::path& labels);
+/// as float32, flattened to [count, rows * columns] or, with `flatten` false, [count, 1, rows, columns];
+/// and labels (magic 0x00000801, [count]) as int64. Either file may be gzip'd. Throws DataError naming the
+/// file.
+Samples read_idx(const std::filesystem::path& images, const std::filesystem::path& labels,
+                 bool flatten = true);
 
 /// The training and test samples of a configuration, read or drawn once.
 class DataSource {
