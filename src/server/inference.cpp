@@ -276,8 +276,10 @@ std::shared_ptr<const LoadedModel> ModelCache::find(const std::string& name, con
 }
 
 ModelCache::FileStamp ModelCache::stamp(const std::string& name, const std::string& hash) const {
+  // The store alone knows its file layout; an identity that names no file has no stamp.
+  if (!CheckpointStore::identity_fault(name, hash).empty()) return {};
+  const std::filesystem::path path = CheckpointStore(store_).path_for(name, hash);
   struct stat status {};
-  const std::filesystem::path path = store_ / (name + "-" + hash + ".pth");
   if (::lstat(path.c_str(), &status) != 0) return {};
   return {static_cast<std::uint64_t>(status.st_dev), static_cast<std::uint64_t>(status.st_ino),
           static_cast<std::uint64_t>(status.st_size),
