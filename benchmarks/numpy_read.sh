@@ -3,7 +3,7 @@
 # stored as numpy.savez writes it, and deflated as numpy.savez_compressed does): the project's reader
 # (C++) against numpy.load of the same file with every array materialized, in one run. Figures are medians
 # of REPEATS (default 5); ratios are against numpy.load.
-#   bash benchmarks/numpy_read.sh build/bin/numpy_read [REPEATS]
+#   bash benchmarks/numpy_read.sh build/bin/data_read [REPEATS]
 set -euo pipefail
 program="$1"
 repeats="${2:-5}"
@@ -24,7 +24,7 @@ np.savez(os.path.join(work, "stored.npz"), **arrays)
 np.savez_compressed(os.path.join(work, "deflated.npz"), **arrays)
 PYTHON
 for kind in stored deflated; do
-  cpp="$("$program" "$work/$kind.npz" "$repeats")"
+  cpp="$("$program" npz "$work/$kind.npz" "$repeats")"
   /usr/bin/python3 - "$work/$kind.npz" "$repeats" "$cpp" "$kind" <<'PYTHON'
 import json, os, statistics, sys, time
 import numpy as np

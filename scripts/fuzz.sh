@@ -21,7 +21,7 @@ runs="${FUZZ_RUNS_DIR:-$root/fuzz-runs}"
 
 source "$root/scripts/packages.sh"
 install_missing_packages fuzz clang-14 libclang-rt-14-dev g++ cmake make pkg-config nlohmann-json3-dev libssl-dev \
-  libtorch-dev libzip-dev libboost-dev libgloo-dev
+  libtorch-dev libzip-dev libcsv-dev libboost-dev libgloo-dev
 
 build_dir_of() {
   case "$1" in

@@ -14,7 +14,7 @@ build="${TORCHSYSTEM_BUILD_DIR:-$root/build}"
 source "$root/scripts/packages.sh"
 source "$root/scripts/phases.sh"
 # What the library, the program and the main job need.
-packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libboost-dev libgloo-dev libtorch-dev libzip-dev
+packages=(g++ cmake make pkg-config nlohmann-json3-dev libssl-dev libboost-dev libgloo-dev libtorch-dev libzip-dev libcsv-dev
   zlib1g-dev libopenblas0-pthread dataset-fashion-mnist)
 # shellcheck disable=SC2206 # split on spaces on purpose: one configure argument a word
 cmake_arguments=(${TORCHSYSTEM_CMAKE_ARGS:-})

@@ -24,7 +24,7 @@ tidy=clang-tidy-14
 
 source "$root/scripts/packages.sh"
 install_missing_packages tidy clang-tidy-14 cmake g++ pkg-config nlohmann-json3-dev libssl-dev libgtest-dev \
-  libgmock-dev libbenchmark-dev libtorch-dev libzip-dev libboost-dev libgloo-dev
+  libgmock-dev libbenchmark-dev libtorch-dev libzip-dev libcsv-dev libboost-dev libgloo-dev
 
 if [[ ! -f "$build/compile_commands.json" ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null

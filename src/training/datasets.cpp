@@ -14,7 +14,10 @@
 #include <memory>
 #include <vector>
 
+#include "huge_pages.hpp"
 #include "torchsystem/error.hpp"
+#include "torchsystem/identity.hpp"
+#include "torchsystem/training/csv.hpp"
 #include "torchsystem/training/numpy.hpp"
 #include "torchsystem/value_traits.hpp"
 #include "training_support.hpp"
@@ -121,53 +124,108 @@ struct ArrayOrigin {
   }
 };
 
-/// Features and labels of one split, checked and converted: features float32 of their own shape, labels
-/// int64 class indices >= 0.
-Samples array_samples(at::Tensor x, const ArrayOrigin& x_origin, at::Tensor y, const ArrayOrigin& y_origin) {
-  if (x.dim() == 0) x_origin.fail("holds one value; features are an array [samples, ...]");
-  if (x.size(0) == 0) x_origin.fail("is empty: a split needs samples");
-  if (y.dim() != 1)
-    y_origin.fail("has shape " + c10::str(y.sizes()) +
-                  "; labels are one class index a sample, shape [samples]");
-  if (y.size(0) != x.size(0))
-    y_origin.fail("holds " + std::to_string(y.size(0)) + " labels for the " + std::to_string(x.size(0)) +
-                  " samples of " +
-                  (x_origin.array.empty() ? x_origin.file.filename().string() : x_origin.array));
-  Samples samples;
+/// `x` as float32, in memory of its own.
+at::Tensor as_float(const at::Tensor& x) {
+  at::Tensor converted = training_detail::empty_huge(x.sizes(), at::kFloat);
+  converted.copy_(x);
+  return converted;
+}
+
+/// The index of the first sample whose row of `bad` (a bool tensor [samples, ...]) holds a true.
+std::int64_t first_sample(const at::Tensor& bad) {
+  return bad.reshape({bad.size(0), -1}).any(1).nonzero()[0][0].item<std::int64_t>();
+}
+
+/// Features checked and converted: float32 of their own shape.
+at::Tensor array_features(at::Tensor x, const ArrayOrigin& origin) {
+  if (x.dim() == 0) origin.fail("holds one value; features are an array [samples, ...]");
+  if (x.size(0) == 0) origin.fail("is empty: a split needs samples");
+  at::Tensor features;
   switch (x.scalar_type()) {
     case at::kFloat:
-      samples.inputs = std::move(x);
+      features = std::move(x);
       break;
     case at::kDouble:
-      samples.inputs = x.to(at::kFloat);
+      features = as_float(x);
       break;
     case at::kByte:
-      samples.inputs = x.to(at::kFloat).div_(255.0);  // as the IDX sets' pixels
+      features = as_float(x).div_(255.0);  // as the IDX sets' pixels
       break;
     default:
-      x_origin.fail(std::string("holds ") + c10::toString(x.scalar_type()) +
-                    " features; expected float32, float64 or uint8");
+      origin.fail(std::string("holds ") + c10::toString(x.scalar_type()) +
+                  " features; expected float32, float64 or uint8");
   }
-  const at::Tensor finite = at::isfinite(samples.inputs).reshape({samples.inputs.size(0), -1}).all(1);
-  if (!finite.all().item<bool>()) {
-    const std::int64_t sample = at::logical_not(finite).nonzero()[0][0].item<std::int64_t>();
-    x_origin.fail("sample " + std::to_string(sample) + " has a feature that is NaN or infinite");
+  const at::Tensor bad = at::logical_not(at::isfinite(features));
+  if (bad.any().item<bool>())
+    origin.fail("sample " + std::to_string(first_sample(bad)) + " has a feature that is NaN or infinite");
+  return features;
+}
+
+/// Labels checked and converted: int64 class indices >= 0, or float32 regression targets [samples, ...].
+at::Tensor array_targets(at::Tensor y, const ArrayOrigin& origin, TaskKind kind) {
+  const c10::ScalarType type = y.scalar_type();
+  if (kind == TaskKind::regression) {
+    if (y.dim() == 0) origin.fail("holds one value; targets are an array [samples, ...]");
+    if (type == at::kBool || !(at::isIntegralType(type, false) || at::isFloatingType(type)))
+      origin.fail(std::string("holds ") + c10::toString(type) + " targets; regression targets are numbers");
+    at::Tensor targets = y.to(at::kFloat);
+    const at::Tensor bad = at::logical_not(at::isfinite(targets));
+    if (bad.any().item<bool>())
+      origin.fail("the target of sample " + std::to_string(first_sample(bad)) + " is NaN or infinite");
+    return targets;
   }
-  if (!at::isIntegralType(y.scalar_type(), /*includeBool=*/false))
-    y_origin.fail(std::string("holds ") + c10::toString(y.scalar_type()) +
-                  " labels; class labels are integers (regression targets are not read yet)");
-  samples.targets = y.to(at::kLong);
-  if (samples.targets.lt(0).any().item<bool>()) {
-    const std::int64_t sample = samples.targets.lt(0).nonzero()[0][0].item<std::int64_t>();
-    y_origin.fail("label " + std::to_string(samples.targets[sample].item<std::int64_t>()) + " of sample " +
-                  std::to_string(sample) + " is negative; labels are class indices");
+  if (y.dim() != 1)
+    origin.fail("has shape " + c10::str(y.sizes()) +
+                "; labels are one class index a sample, shape [samples]");
+  if (!at::isIntegralType(type, /*includeBool=*/false))
+    origin.fail(std::string("holds ") + c10::toString(type) +
+                " labels; class labels are integers (a regression criterion such as MSELoss takes float "
+                "targets)");
+  at::Tensor targets = y.to(at::kLong);
+  const at::Tensor negative = targets.lt(0);
+  if (negative.any().item<bool>()) {
+    const std::int64_t sample = first_sample(negative);
+    origin.fail("label " + std::to_string(targets[sample].item<std::int64_t>()) + " of sample " +
+                std::to_string(sample) + " is negative; labels are class indices");
   }
+  return targets;
+}
+
+/// One split's features and labels, which must be as many.
+Samples array_samples(at::Tensor x, const ArrayOrigin& x_origin, at::Tensor y, const ArrayOrigin& y_origin,
+                      TaskKind kind) {
+  Samples samples;
+  samples.inputs = array_features(std::move(x), x_origin);
+  if (y.dim() > 0 && y.size(0) != samples.inputs.size(0))
+    y_origin.fail("holds " + std::to_string(y.size(0)) + " labels for the " +
+                  std::to_string(samples.inputs.size(0)) + " samples of " +
+                  (x_origin.array.empty() ? x_origin.file.filename().string() : x_origin.array));
+  samples.targets = array_targets(std::move(y), y_origin, kind);
   return samples;
 }
 
-/// The label origin as the pair DataSource keeps.
-std::pair<std::string, std::string> label_origin(const ArrayOrigin& origin) {
-  return {origin.file.string(), origin.array};
+/// A CSV split (its features and target taken, its lines left): its target column as class indices (integers
+/// >= 0) or as float32 regression targets.
+Samples csv_samples(CsvTable& table, const fs::path& file, TaskKind kind) {
+  Samples samples;
+  samples.inputs = std::move(table.features);
+  if (kind == TaskKind::regression) {
+    samples.targets = table.target.to(at::kFloat);
+    return samples;
+  }
+  // Beyond 2^53 a float64 no longer tells integers apart (nor is any model that wide).
+  const at::Tensor bad = table.target.lt(0)
+                             .logical_or_(table.target.ne(table.target.floor()))
+                             .logical_or_(table.target.gt(9007199254740992.0));
+  if (bad.any().item<bool>()) {
+    const std::int64_t row = bad.nonzero()[0][0].item<std::int64_t>();
+    throw DataError(file.string(), "line " + std::to_string(table.lines[static_cast<std::size_t>(row)]) +
+                                       ": the label " + python_float_repr(table.target[row].item<double>()) +
+                                       " is not a class index (an integer >= 0); a regression criterion "
+                                       "such as MSELoss takes float targets");
+  }
+  samples.targets = table.target.to(at::kLong);
+  return samples;
 }
 
 /// A split's pair of files: ["x.npy", "y.npy"], relative to `base`.
@@ -201,7 +259,7 @@ Samples read_idx(const fs::path& images, const fs::path& labels, bool flatten) {
   // One copy of the bytes, then one conversion: the inputs are a single contiguous tensor.
   const at::Tensor pixels = at::empty({count, features}, at::kByte);
   std::memcpy(pixels.data_ptr(), image_bytes.data() + 16, static_cast<std::size_t>(count * features));
-  samples.inputs = pixels.to(at::kFloat).div_(255.0);
+  samples.inputs = as_float(pixels).div_(255.0);
   if (!flatten) samples.inputs = samples.inputs.view({count, 1, image_dims[1], image_dims[2]});
   const at::Tensor targets = at::empty({count}, at::kByte);
   std::memcpy(targets.data_ptr(), label_bytes.data() + 8, static_cast<std::size_t>(count));
@@ -212,24 +270,47 @@ Samples read_idx(const fs::path& images, const fs::path& labels, bool flatten) {
 DataOptions DataOptions::from_json(const Json& json, const std::string& where, const fs::path& base) {
   if (!json.is_object()) throw ArgumentError(where, "expected an object, got " + describe_json(json));
   DataOptions options;
+  // The name first: it decides what "train" and "test" hold.
+  if (const auto name = json.find("name"); name != json.end()) {
+    const Json& value = *name;
+    if (!value.is_string() || (value.get<std::string>() != "synthetic" && value.get<std::string>() != "npz" &&
+                               value.get<std::string>() != "npy" && value.get<std::string>() != "csv" &&
+                               !is_idx_set(value.get<std::string>())))
+      throw ArgumentError(where + ".name",
+                          "expected \"FashionMNIST\", \"MNIST\", \"KMNIST\", \"npz\", \"npy\", \"csv\" or "
+                          "\"synthetic\", got " +
+                              describe_json(value));
+    options.name = value.get<std::string>();
+  }
+  const bool csv = options.name == "csv";
   Json synthetic = Json::object();
   for (const auto& [key, value] : json.items()) {
     const std::string path = where + "." + key;
     if (key == "name") {
-      if (!value.is_string() ||
-          (value.get<std::string>() != "synthetic" && value.get<std::string>() != "npz" &&
-           value.get<std::string>() != "npy" && !is_idx_set(value.get<std::string>())))
-        throw ArgumentError(
-            path,
-            "expected \"FashionMNIST\", \"MNIST\", \"KMNIST\", \"npz\", \"npy\" or \"synthetic\", got " +
-                describe_json(value));
-      options.name = value.get<std::string>();
+      continue;
     } else if (key == "path") {
       options.path = training_detail::path_value(value, path, "the .npz archive", base);
+    } else if (key == "train" && csv) {
+      options.train_csv = training_detail::path_value(value, path, "the training split's CSV file", base);
+    } else if (key == "test" && csv) {
+      options.test_csv = training_detail::path_value(value, path, "the test split's CSV file", base);
     } else if (key == "train") {
       options.train_files = file_pair(value, path, base);
     } else if (key == "test") {
       options.test_files = file_pair(value, path, base);
+    } else if (key == "target") {
+      if (!value.is_string() || value.get_ref<const std::string&>().empty())
+        throw ArgumentError(path, "expected the target column's name, got " + describe_json(value));
+      options.target = value.get<std::string>();
+    } else if (key == "delimiter") {
+      const bool one_byte = value.is_string() && value.get_ref<const std::string&>().size() == 1;
+      const char separator = one_byte ? value.get_ref<const std::string&>()[0] : '\0';
+      if (!one_byte || separator == '"' || separator == '\n' || separator == '\r' || separator == '\0')
+        throw ArgumentError(path,
+                            "expected one character other than a quote or a line end, such as \";\" or "
+                            "\"\\t\", got " +
+                                describe_json(value));
+      options.delimiter = separator;
     } else if (key == "root") {
       options.root = training_detail::path_value(value, path, "the data set's directory", base);
     } else if (key == "flatten") {
@@ -257,6 +338,15 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
     if (options.path.empty()) throw ArgumentError(where + ".path", "missing (the .npz archive)");
     return options;
   }
+  if (csv) {
+    only({"name", "train", "test", "target", "delimiter", "normalize"},
+         "a csv data set takes name, train, test, target, delimiter and normalize");
+    if (options.train_csv.empty())
+      throw ArgumentError(where + ".train", "missing (the training split's CSV file)");
+    if (options.test_csv.empty()) throw ArgumentError(where + ".test", "missing (the test split's CSV file)");
+    if (options.target.empty()) throw ArgumentError(where + ".target", "missing (the target column's name)");
+    return options;
+  }
   if (options.name == "npy") {
     only({"name", "train", "test", "normalize"}, "an npy data set takes name, train, test and normalize");
     if (options.train_files.first.empty())
@@ -278,7 +368,7 @@ DataOptions DataOptions::from_json(const Json& json, const std::string& where, c
     }
     return options;
   }
-  for (const char* key : {"root", "path", "train", "test"})
+  for (const char* key : {"root", "path", "train", "test", "target", "delimiter"})
     if (json.contains(key)) throw ArgumentError(where + "." + key, "the synthetic task reads no files");
   if (json.contains("flatten"))
     throw ArgumentError(where + ".flatten", "only the IDX data sets take it (the synthetic task is flat)");
@@ -294,6 +384,11 @@ Json DataOptions::to_json() const {
   } else if (name == "npy") {
     json["train"] = {train_files.first.string(), train_files.second.string()};
     json["test"] = {test_files.first.string(), test_files.second.string()};
+  } else if (name == "csv") {
+    json["train"] = train_csv.string();
+    json["test"] = test_csv.string();
+    json["target"] = target;
+    if (delimiter != ',') json["delimiter"] = std::string(1, delimiter);
   } else if (name != "synthetic") {
     json["root"] = root.string();
     if (!flatten) json["flatten"] = false;
@@ -302,15 +397,47 @@ Json DataOptions::to_json() const {
   return json;
 }
 
-DataSource::DataSource(const DataOptions& options, std::uint64_t seed) : options_(options) {
+TaskKind task_kind_of(std::string_view criterion) {
+  for (const char* regression :
+       {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss"}) {
+    if (criterion == regression) return TaskKind::regression;
+  }
+  return TaskKind::classification;
+}
+
+const char* to_string(TaskKind kind) {
+  return kind == TaskKind::regression ? "regression" : "classification";
+}
+
+void DataSource::LabelOrigin::fail(std::int64_t sample, const std::string& label,
+                                   const std::string& reason) const {
+  if (!lines.empty()) {
+    throw DataError(
+        file, "line " + std::to_string(lines[static_cast<std::size_t>(sample)]) + ": " + label + reason);
+  }
+  ArrayOrigin{file, array}.fail(label + " of sample " + std::to_string(sample) + reason);
+}
+
+DataSource::DataSource(const DataOptions& options, std::uint64_t seed, TaskKind kind)
+    : options_(options), kind_(kind) {
+  const bool own_data = options.name == "npz" || options.name == "npy" || options.name == "csv";
+  if (kind == TaskKind::regression && !own_data)
+    throw ArgumentError("config.criterion",
+                        "takes float targets (regression), and " + options.name +
+                            " holds class labels: train it with CrossEntropyLoss or NLLLoss, or give your "
+                            "own data (\"npz\", \"npy\" or \"csv\")");
   if (options.name == "synthetic") {
     task_.emplace(options.synthetic, seed);
     test_ = task_->test_samples();
     features_ = options.synthetic.features;
     classes_ = options.synthetic.classes;
     training_size_ = options.synthetic.train_samples;
+    provenance_ = DataProvenance::of(options.name, {}, training_size_, test_.inputs.size(0),
+                                     {{"options", options.synthetic.to_json()}, {"seed", seed}});
   } else if (options.name == "npz" || options.name == "npy") {
     read_arrays(options);
+  } else if (options.name == "csv") {
+    read_csv_files(options);
   } else {
     // Every file is found and checked before any is converted.
     const fs::path train_images = idx_file(options.root, "train-images-idx3-ubyte");
@@ -329,12 +456,24 @@ DataSource::DataSource(const DataOptions& options, std::uint64_t seed) : options
     features_ = train_pixels;
     classes_ = idx_classes;
     training_size_ = train_.inputs.size(0);
+    record_provenance({train_images, train_labels, test_images, test_labels});
   }
   if (options.normalize) {
     const auto [mean, deviation] = *options.normalize;
-    test_.inputs = test_.inputs.sub(mean).div_(deviation);
-    if (train_.inputs.defined()) train_.inputs = train_.inputs.sub(mean).div_(deviation);
+    if (task_) {
+      test_.inputs = test_.inputs.sub(mean).div_(deviation);  // the task keeps its own
+    } else {
+      // In place: the files' inputs were read into memory of their own.
+      test_.inputs.sub_(mean).div_(deviation);
+      train_.inputs.sub_(mean).div_(deviation);
+    }
   }
+}
+
+void DataSource::record_provenance(const std::vector<fs::path>& files) {
+  Json parameters;
+  if (options_.normalize) parameters["normalize"] = {options_.normalize->first, options_.normalize->second};
+  provenance_ = DataProvenance::of(options_.name, files, training_size_, test_.inputs.size(0), parameters);
 }
 
 void DataSource::read_arrays(const DataOptions& options) {
@@ -355,16 +494,45 @@ void DataSource::read_arrays(const DataOptions& options) {
       arrays[index] = read_npy(files[index]);
     }
   }
-  train_ = array_samples(std::move(arrays[0]), origins[0], std::move(arrays[1]), origins[1]);
-  test_ = array_samples(std::move(arrays[2]), origins[2], std::move(arrays[3]), origins[3]);
+  train_ = array_samples(std::move(arrays[0]), origins[0], std::move(arrays[1]), origins[1], kind_);
+  test_ = array_samples(std::move(arrays[2]), origins[2], std::move(arrays[3]), origins[3], kind_);
   if (train_.inputs.sizes().slice(1) != test_.inputs.sizes().slice(1))
     origins[2].fail("has samples of shape " + c10::str(test_.inputs.sizes().slice(1)) +
                     ", the training split's " + c10::str(train_.inputs.sizes().slice(1)));
-  train_labels_ = label_origin(origins[1]);
-  test_labels_ = label_origin(origins[3]);
+  if (train_.targets.sizes().slice(1) != test_.targets.sizes().slice(1))
+    origins[3].fail("has targets of shape " + c10::str(test_.targets.sizes().slice(1)) +
+                    " a sample, the training split's " + c10::str(train_.targets.sizes().slice(1)));
+  train_labels_ = {origins[1].file.string(), origins[1].array, {}};
+  test_labels_ = {origins[3].file.string(), origins[3].array, {}};
   features_ = c10::multiply_integers(train_.inputs.sizes().slice(1));
   classes_ = 0;  // the model's output width decides
   training_size_ = train_.inputs.size(0);
+  if (options.name == "npz") {
+    record_provenance({options.path});
+  } else {
+    record_provenance({options.train_files.first, options.train_files.second, options.test_files.first,
+                       options.test_files.second});
+  }
+}
+
+void DataSource::read_csv_files(const DataOptions& options) {
+  const CsvOptions csv{options.target, options.delimiter};
+  CsvTable train = read_csv(options.train_csv, csv);
+  CsvTable test = read_csv(options.test_csv, csv);
+  if (test.feature_columns != train.feature_columns) {
+    std::string names;
+    for (const auto& name : train.feature_columns) names += (names.empty() ? "" : ", ") + name;
+    throw DataError(options.test_csv.string(),
+                    "its feature columns are not the training file's (" + names + ")");
+  }
+  train_ = csv_samples(train, options.train_csv, kind_);
+  test_ = csv_samples(test, options.test_csv, kind_);
+  train_labels_ = {options.train_csv.string(), "", std::move(train.lines)};
+  test_labels_ = {options.test_csv.string(), "", std::move(test.lines)};
+  features_ = train_.inputs.size(1);
+  classes_ = 0;  // the model's output width decides
+  training_size_ = train_.inputs.size(0);
+  record_provenance({options.train_csv, options.test_csv});
 }
 
 void DataSource::check_labels(std::int64_t classes) const {
@@ -374,10 +542,26 @@ void DataSource::check_labels(std::int64_t classes) const {
     const at::Tensor outside = samples->targets.ge(classes);
     if (!outside.any().item<bool>()) continue;
     const std::int64_t sample = outside.nonzero()[0][0].item<std::int64_t>();
-    const ArrayOrigin where{origin->first, origin->second};
-    where.fail("label " + std::to_string(samples->targets[sample].item<std::int64_t>()) + " of sample " +
-               std::to_string(sample) + " is not one of the model's " + std::to_string(classes) +
-               " classes (its output width)");
+    origin->fail(sample, "label " + std::to_string(samples->targets[sample].item<std::int64_t>()),
+                 " is not one of the model's " + std::to_string(classes) + " classes (its output width)");
+  }
+}
+
+void DataSource::shape_targets(at::IntArrayRef output_sample_shape) {
+  const std::int64_t wanted = c10::multiply_integers(output_sample_shape);
+  for (const auto& [samples, origin] :
+       {std::pair{&train_, &train_labels_}, std::pair{&test_, &test_labels_}}) {
+    const at::Tensor& targets = samples->targets;
+    const std::int64_t given = c10::multiply_integers(targets.sizes().slice(1));
+    if (given != wanted) {
+      const ArrayOrigin where{origin->file, origin->array};
+      where.fail("holds " + std::to_string(given) + " target value(s) a sample (shape " +
+                 c10::str(targets.sizes()) + "); the model gives " + std::to_string(wanted) +
+                 " (outputs of shape " + c10::str(output_sample_shape) + " a sample)");
+    }
+    std::vector<std::int64_t> shape{targets.size(0)};
+    shape.insert(shape.end(), output_sample_shape.begin(), output_sample_shape.end());
+    samples->targets = targets.reshape(shape);
   }
 }
 
@@ -395,6 +579,8 @@ std::string DataSource::description() const {
     text += " (" + options_.path.string() + ")";
   } else if (options_.name == "npy") {
     text += " (" + options_.train_files.first.string() + ", ...)";
+  } else if (options_.name == "csv") {
+    text += " (" + options_.train_csv.string() + ", " + options_.test_csv.string() + ")";
   } else if (!task_) {
     text += " (" + options_.root.string() + ")";
   }

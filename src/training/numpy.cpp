@@ -22,6 +22,7 @@
 
 #include "../common/descriptor.hpp"
 #include "../common/zip_support.hpp"
+#include "huge_pages.hpp"
 #include "torchsystem/error.hpp"
 
 namespace torchsystem {
@@ -268,10 +269,12 @@ void swap_bytes(at::Tensor& values, std::size_t size) {
 at::Tensor read_data(const Header& header, const Source& source) {
   std::vector<std::int64_t> shape = header.shape;
   if (header.fortran) std::reverse(shape.begin(), shape.end());  // read as the transpose, in C order
-  at::Tensor values = at::empty(shape, at::TensorOptions().dtype(header.dtype.stored));
+  at::Tensor values = training_detail::empty_huge(shape, header.dtype.stored);
   auto* out = static_cast<char*>(values.data_ptr());
+  // In chunks that stay in the cache: an archive's reader computes the CRC-32 of each chunk just read,
+  // which reads it again (64 MiB chunks made the stored Fashion-MNIST archive 1.6 times slower).
   for (std::uint64_t left = header.data_bytes; left > 0;) {
-    const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(left, std::uint64_t{1} << 26));
+    const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(left, std::uint64_t{1} << 20));
     if (!source(out, chunk))
       throw HeaderError("it holds fewer bytes than its header announces (" +
                         std::to_string(header.data_bytes) + " of data): truncated");

@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "huge_pages.hpp"
 #include "torchsystem/checkpoint/store.hpp"
 #include "torchsystem/entity.hpp"
 #include "torchsystem/error.hpp"
@@ -83,9 +84,15 @@ struct Evaluation {
   std::int64_t correct = 0;
 };
 
+/// Correct predictions among `outputs` (classification); 0 for regression, which has no accuracy.
+std::int64_t correct_of(const torch::Tensor& outputs, const torch::Tensor& targets, TaskKind kind) {
+  if (kind == TaskKind::regression) return 0;
+  return outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
+}
+
 /// The test set's rows [from, to), in inference mode, in slices of `batch` samples.
-Evaluation evaluate(const Aggregate& aggregate, const Samples& test, std::int64_t from, std::int64_t to,
-                    std::int64_t batch) {
+Evaluation evaluate(const Aggregate& aggregate, const Samples& test, TaskKind kind, std::int64_t from,
+                    std::int64_t to, std::int64_t batch) {
   aggregate.set_phase(Phase::evaluation);
   const c10::InferenceMode inference;
   Evaluation sums;
@@ -94,7 +101,7 @@ Evaluation evaluate(const Aggregate& aggregate, const Samples& test, std::int64_
     const torch::Tensor outputs = aggregate.model().forward(test.inputs.slice(0, first, last));
     const torch::Tensor targets = test.targets.slice(0, first, last);
     sums.loss_sum += aggregate.loss(outputs, targets).item<double>() * static_cast<double>(last - first);
-    sums.correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
+    sums.correct += correct_of(outputs, targets, kind);
   }
   return sums;
 }
@@ -122,7 +129,7 @@ struct ShuffleBuffers {
   static void gather(torch::Tensor& buffer, const torch::Tensor& source, const torch::Tensor& order) {
     if (!buffer.defined() || !buffer.sizes().equals(source.sizes()) ||
         buffer.scalar_type() != source.scalar_type())
-      buffer = torch::empty_like(source, at::MemoryFormat::Contiguous);
+      buffer = training_detail::empty_huge(source.sizes(), source.scalar_type());
     at::index_select_out(buffer, source, 0, order);
   }
 };
@@ -181,7 +188,7 @@ std::optional<EpochRecord> run_epoch(const Aggregate& aggregate, const DataSourc
     });
     if (stop_everywhere) return std::nullopt;
     loss_sum += loss.item<double>();
-    if (last > first) correct += outputs.argmax(1).eq(targets).sum().item<std::int64_t>();
+    if (last > first) correct += correct_of(outputs, targets, source.kind());
     if (observer) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -198,7 +205,7 @@ std::optional<EpochRecord> run_epoch(const Aggregate& aggregate, const DataSourc
   const Samples& test = source.test_samples();
   const std::int64_t test_samples = test.inputs.size(0);
   const auto [test_first, test_last] = peers.shard(0, test_samples);
-  Evaluation evaluation = evaluate(aggregate, test, test_first, test_last, 1000);
+  Evaluation evaluation = evaluate(aggregate, test, source.kind(), test_first, test_last, 1000);
   if (peers.group) {
     const torch::Tensor sums = torch::tensor(
         {static_cast<double>(correct), evaluation.loss_sum, static_cast<double>(evaluation.correct)},
@@ -210,41 +217,50 @@ std::optional<EpochRecord> run_epoch(const Aggregate& aggregate, const DataSourc
   record.accuracy = static_cast<double>(correct) / static_cast<double>(samples);
   record.test_loss = evaluation.loss_sum / static_cast<double>(test_samples);
   record.test_accuracy = static_cast<double>(evaluation.correct) / static_cast<double>(test_samples);
+  record.task = to_string(source.kind());
+  record.data = source.provenance().to_json();
   return record;
 }
 
 /// Runs the model and the loss on two held-out samples, so that a model or loss that does not fit the
-/// task is a configuration error before anything is trained or saved, not a failure mid-epoch.
-void check_fits_task(const Aggregate& aggregate, const DataSource& task) {
-  const Samples& test = task.test_samples();
-  const torch::Tensor inputs = test.inputs.slice(0, 0, 2);
-  const torch::Tensor targets = test.targets.slice(0, 0, 2);
+/// task is a configuration error before anything is trained or saved, not a failure mid-epoch. For
+/// regression the targets take the shape of the model's outputs.
+void check_fits_task(const Aggregate& aggregate, DataSource& task) {
+  const torch::Tensor inputs = task.test_samples().inputs.slice(0, 0, 2);
   const torch::NoGradGuard no_grad;
   aggregate.set_phase(Phase::evaluation);
   torch::Tensor outputs;
   try {
     outputs = aggregate.model().forward(inputs);
   } catch (const std::exception& error) {
-    std::ostringstream shape;
-    shape << inputs.sizes();
-    throw ArgumentError("config.model", "cannot run on the task's inputs of shape " + shape.str() + ": " +
-                                            detail::message_of(error));
+    throw ArgumentError("config.model", "cannot run on the task's inputs of shape " +
+                                            c10::str(inputs.sizes()) + ": " + detail::message_of(error));
   }
-  // NumPy arrays define no classes: the model's output width does, and every label must be below it.
-  const bool width_decides = task.classes() == 0;
-  if (outputs.dim() != 2 || (!width_decides && outputs.size(1) != task.classes()) || outputs.size(1) < 1) {
-    std::ostringstream shape;
-    shape << outputs.sizes();
-    const std::string needs = width_decides ? "classes" : std::to_string(task.classes());
-    throw ArgumentError("config.model", "gives outputs of shape " + shape.str() +
-                                            " for 2 samples; the task needs [2, " + needs +
-                                            "] (a score per class)");
+  const bool regression = task.kind() == TaskKind::regression;
+  if (regression) {
+    if (outputs.dim() < 1 || outputs.size(0) != inputs.size(0))
+      throw ArgumentError("config.model", "gives outputs of shape " + c10::str(outputs.sizes()) + " for " +
+                                              std::to_string(inputs.size(0)) + " samples; expected [" +
+                                              std::to_string(inputs.size(0)) + ", ...]");
+    task.shape_targets(outputs.sizes().slice(1));
+  } else {
+    // NumPy arrays and CSV define no classes: the model's output width does, and every label must be
+    // below it.
+    const bool width_decides = task.classes() == 0;
+    if (outputs.dim() != 2 || (!width_decides && outputs.size(1) != task.classes()) || outputs.size(1) < 1) {
+      const std::string needs = width_decides ? "classes" : std::to_string(task.classes());
+      throw ArgumentError("config.model", "gives outputs of shape " + c10::str(outputs.sizes()) +
+                                              " for 2 samples; the task needs [2, " + needs +
+                                              "] (a score per class)");
+    }
+    if (width_decides) task.check_labels(outputs.size(1));
   }
-  if (width_decides) task.check_labels(outputs.size(1));
+  const torch::Tensor targets = task.test_samples().targets.slice(0, 0, inputs.size(0));
   try {
     aggregate.loss(outputs, targets);
   } catch (const std::exception& error) {
-    throw ArgumentError("config.criterion", "cannot score the model's outputs against class indices: " +
+    throw ArgumentError("config.criterion", std::string("cannot score the model's outputs against ") +
+                                                (regression ? "the targets" : "class indices") + ": " +
                                                 detail::message_of(error));
   }
 }
@@ -263,6 +279,15 @@ std::vector<EpochRecord> saved_history(const CheckpointInfo& found) {
         std::string("its \"extra.history\" is not a list of epoch records: ") + error.what());
   }
   return history;
+}
+
+/// What the history's last epoch trained on, when that is not `now` (their digests differ); nullopt when
+/// it is the same data, or the history does not say (an earlier checkpoint, another program's).
+std::optional<std::string> other_data(const std::vector<EpochRecord>& history, const DataProvenance& now) {
+  if (history.empty()) return std::nullopt;
+  const auto before = DataProvenance::from_json(history.back().data);
+  if (!before || before->digest == now.digest) return std::nullopt;
+  return before->summary();
 }
 
 Json history_json(const std::vector<EpochRecord>& history) {
@@ -364,21 +389,25 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
 }
 
 Json EpochRecord::to_json() const {
-  return {{"epoch", epoch},
-          {"loss", loss},
-          {"accuracy", accuracy},
-          {"test_loss", test_loss},
-          {"test_accuracy", test_accuracy},
-          {"seconds", seconds},
-          {"samples_per_second", samples_per_second}};
+  Json json = {{"epoch", epoch}, {"task", task}, {"loss", loss}};
+  if (!regression()) json["accuracy"] = accuracy;
+  json["test_loss"] = test_loss;
+  if (!regression()) json["test_accuracy"] = test_accuracy;
+  json["seconds"] = seconds;
+  json["samples_per_second"] = samples_per_second;
+  if (!data.is_null()) json["data"] = data;
+  return json;
 }
 
 EpochRecord EpochRecord::from_json(const Json& json) {
   EpochRecord record;
   record.epoch = json.at("epoch").get<std::int64_t>();
   record.loss = json.at("loss").get<double>();
-  record.accuracy = json.at("accuracy").get<double>();
-  record.test_accuracy = json.at("test_accuracy").get<double>();
+  record.task = json.value("task", std::string("classification"));
+  // A regression epoch has no accuracy.
+  record.accuracy = record.regression() ? 0.0 : json.at("accuracy").get<double>();
+  record.test_accuracy = record.regression() ? 0.0 : json.at("test_accuracy").get<double>();
+  record.data = json.value("data", Json());
   // Recorded since the job trains on data sets; earlier checkpoints' curves lack them.
   record.test_loss = json.value("test_loss", 0.0);
   record.seconds = json.value("seconds", 0.0);
@@ -465,8 +494,8 @@ TrainingReport run_job(const TrainingConfig& config, const Registries& registrie
   at::set_num_threads(static_cast<int>(threads));
   torch::manual_seed(config.seed);  // the model's initial weights
   const Aggregate aggregate = build_aggregate(config.model, config.criterion, config.optimizer, registries);
-  const DataSource task(config.data, config.seed);
-  if (observer) observer->on(JobStarted{task.description(), threads, peers.size()});
+  DataSource task(config.data, config.seed, task_kind_of(getname(aggregate.criterion())));
+  if (observer) observer->on(JobStarted{task.description(), threads, peers.size(), to_string(task.kind())});
   check_fits_task(aggregate, task);
 
   TrainingReport report;
@@ -496,9 +525,12 @@ TrainingReport run_job(const TrainingConfig& config, const Registries& registrie
                                                       " more would pass the last epoch an int64 counts");
     }
   }
-  if (observer)
-    observer->on(JobResumed{report.resumed_from, start.found ? start.found->path : std::filesystem::path(),
-                            config.store});
+  if (observer) {
+    JobResumed resumed{report.resumed_from, start.found ? start.found->path : std::filesystem::path(),
+                       config.store, other_data(report.history, task.provenance()),
+                       task.provenance().summary()};
+    observer->on(resumed);
+  }
   if (peers.group)
     peers.reducer = std::make_unique<GradientReducer>(*peers.group, aggregate.model().parameters());
 

@@ -1,11 +1,16 @@
-"""Writes .npy and .npz files with NumPy itself, and a manifest of what reading each must give.
+"""Writes .npy, .npz and CSV files with NumPy and Python's csv module, and a manifest of what reading
+each must give.
 
     make_numpy_files.py OUTDIR
+    make_numpy_files.py OUTDIR --fashion-mnist ROOT    # only fashion.npz, from ROOT's IDX files
 
 Each manifest entry: {"file", "member" (an .npz array, or null), "dtype" (the tensor's, as LibTorch names
 it), "shape", "values" (C order, flat)} for a file the reader must read, or {"file", "member", "error"}
 (a part of the message) for one it must refuse.
 """
+import csv
+import gzip
+import hashlib
 import json
 import os
 import sys
@@ -15,6 +20,24 @@ import numpy as np
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
+
+
+def idx(path, offset):
+    with gzip.open(path) as file:
+        return np.frombuffer(file.read(), dtype=np.uint8, offset=offset)
+
+
+if len(sys.argv) == 4 and sys.argv[2] == "--fashion-mnist":
+    # Fashion-MNIST as a user would keep it: float32 features in [0, 1], int64 labels, stored (numpy.savez).
+    root = sys.argv[3]
+    arrays = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = idx(os.path.join(root, prefix + "-images-idx3-ubyte.gz"), 16).reshape(-1, 784)
+        arrays["x_" + split] = images.astype(np.float32) / np.float32(255)
+        arrays["y_" + split] = idx(os.path.join(root, prefix + "-labels-idx1-ubyte.gz"), 8).astype(np.int64)
+    np.savez(os.path.join(out, "fashion.npz"), **arrays)
+    sys.exit(0)
+
 manifest = []
 rng = np.random.default_rng(7)
 
@@ -156,6 +179,72 @@ for fault, changed in faults.items():
     arrays.update(changed)
     np.savez(os.path.join(out, "fault_%s.npz" % fault), **arrays)
 np.savez(os.path.join(out, "fault_missing.npz"), x_train=x_train, y_train=y_train, x_test=x_test)
+
+# A regression: y = a.x + b + noise of variance 0.01, as CSV written by Python's csv module (CRLF line
+# ends, its default) and as an .npz archive with y of shape [N].
+def linear(count, seed):
+    generator = np.random.default_rng(seed)
+    x = generator.uniform(-1, 1, (count, 3))
+    y = x @ np.array([1.5, -2.0, 0.5]) + 0.3 + generator.normal(0, 0.1, count)
+    return x, y
+
+
+def write_csv(name, header, rows, **options):
+    with open(os.path.join(out, name), "w", newline="") as file:
+        writer = csv.writer(file, **options)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+digests = {}
+for split, (x, y) in (("train", linear(2000, 3)), ("test", linear(500, 4))):
+    write_csv("regression_%s.csv" % split, ["x1", "x2", "x3", "y"], np.column_stack([x, y]).tolist())
+    digests["regression_%s.csv" % split] = hashlib.sha256(open(os.path.join(out, "regression_%s.csv" % split), "rb").read()).hexdigest()
+(x_train_r, y_train_r), (x_test_r, y_test_r) = linear(2000, 5), linear(500, 6)
+np.savez(os.path.join(out, "regression.npz"), x_train=x_train_r, y_train=y_train_r, x_test=x_test_r, y_test=y_test_r)
+
+# The blobs as CSV: the label in the middle column, every field quoted, ';' between fields.
+for split, (x, y) in (("train", (x_train, y_train)), ("test", (x_test, y_test))):
+    rows = [list(row[:4]) + [int(label)] + list(row[4:]) for row, label in zip(x.tolist(), y)]
+    write_csv("blobs_%s.csv" % split, ["f1", "f2", "f3", "f4", "label", "f5", "f6", "f7", "f8"], rows,
+              delimiter=";", quoting=csv.QUOTE_ALL)
+
+# What the CSV reader must read, cell for cell: quoted numbers, spaces, signs, exponents, an embedded
+# line end in a quoted header name, LF line ends and blank lines, values as Python's float reads them.
+quirks = 'a,"b\nnext",t\n" 1.5 ",+2,0\n\n-3e-2, 4 ,"1"\n1E+3,.5,2\n\n'
+with open(os.path.join(out, "quirks.csv"), "w", newline="") as file:
+    file.write(quirks)
+csv_manifest = [{"file": "quirks.csv", "target": "t", "features": [[1.5, 2.0], [-0.03, 4.0], [1000.0, 0.5]],
+                 "target_values": [0.0, 1.0, 2.0], "lines": [3, 5, 6], "columns": ["a", "b\nnext"]}]
+
+
+def csv_fault(name, text, error, target="y", delimiter=","):
+    with open(os.path.join(out, name), "w", newline="") as file:
+        file.write(text)
+    csv_manifest.append({"file": name, "target": target, "delimiter": delimiter, "error": error})
+
+
+csv_fault("not_number.csv", "x1,x2,y\r\n1,2,0\r\n3,abc,1\r\n", 'line 3, column 2 ("x2"): "abc" is not a number')
+csv_fault("empty_cell.csv", "x1,x2,y\n1,2,0\n\n1,,1\n", 'line 4, column 2 ("x2"): the cell is empty')
+csv_fault("short_row.csv", "x1,x2,y\n1,2,0\n1,2\n", "line 3, has 2 fields; the header has 3")
+csv_fault("long_row.csv", "x1,x2,y\n1,2,0,4\n", "line 2, has more than the header's 3 fields")
+csv_fault("no_target.csv", "x1,x2,label\n1,2,0\n", 'the header has no column "y" (the target); its columns are "x1", "x2", "label"')
+csv_fault("two_targets.csv", "y,x1,y\n1,2,0\n", 'the header names the target "y" twice (columns 1 and 3)')
+csv_fault("only_target.csv", "y\n1\n", 'the header has only the target "y": no feature columns')
+csv_fault("nan.csv", "x1,x2,y\n1,nan,0\n", 'line 2, column 2 ("x2"): "nan" is NaN or infinite')
+csv_fault("beyond_float.csv", "x1,x2,y\n1,1e39,0\n", 'line 2, column 2 ("x2"): "1e39" is beyond the range of a float32')
+csv_fault("open_quote.csv", 'x1,x2,y\n1,"2,0\n', "a quoted field is still open at the end of the file")
+csv_fault("stray_quote.csv", 'x1,x2,y\n1,2,0\n3,4"5,1\n', "line 3: malformed quoting")
+csv_fault("header_only.csv", "x1,x2,y\n\n", "has a header but no rows: a split needs samples")
+csv_fault("empty.csv", "", "is empty: a CSV file starts with a header row")
+csv_fault("tabs.csv", "x1\tx2\ty\n1\tx\t0\n", 'line 2, column 2 ("x2"): "x" is not a number', delimiter="\t")
+
+# Data that fail only once the criterion says what the labels are.
+csv_fault("half_label.csv", "x1,x2,x3,y\n1,2,3,0\n1,2,3,2.5\n", "line 3: the label 2.5 is not a class index")
+csv_fault("big_label.csv", "x1,x2,x3,y\n1,2,3,0\n\n1,2,3,7\n", "line 4: label 7 is not one of the model's 3 classes")
+
+with open(os.path.join(out, "csv_manifest.json"), "w") as file:
+    json.dump({"cases": csv_manifest, "sha256": digests}, file)
 
 with open(os.path.join(out, "manifest.json"), "w") as file:
     json.dump(manifest, file)

@@ -21,21 +21,30 @@ std::string percent(double fraction) {
 }  // namespace
 
 void TrainOutput::on(const JobStarted& event) {
-  out_ << "data " << event.data << "; " << event.threads << (event.threads == 1 ? " thread" : " threads");
-  if (event.processes > 1) out_ << " in each of " << event.processes << " processes";
-  out_ << "\n";
+  std::ostringstream line;
+  line << "data " << event.data;
+  if (event.task != "classification") line << ", " << event.task;
+  line << "; " << event.threads << (event.threads == 1 ? " thread" : " threads");
+  if (event.processes > 1) line << " in each of " << event.processes << " processes";
+  held_ += line.str() + "\n";
 }
 
 void TrainOutput::on(const AggregateReady& event) {
-  out_ << "model " << event.identity << " (" << event.parameters << " parameters), " << event.criterion
-       << ", " << event.optimizer << " " << dumps(event.optimizer_arguments) << "\n";
+  held_ += "model " + event.identity + " (" + std::to_string(event.parameters) + " parameters), " +
+           event.criterion + ", " + event.optimizer + " " + dumps(event.optimizer_arguments) + "\n";
 }
 
 void TrainOutput::on(const WaitingForLock& event) {
+  release_held();
   out_ << "waiting for the job training " << event.identity << " (" << event.holder << ")" << std::endl;
 }
 
 void TrainOutput::on(const JobResumed& event) {
+  if (event.resumed_from > 0 && event.trained_on) {
+    out_ << "resuming epoch " << event.resumed_from << " trained on " << *event.trained_on
+         << "; this run trains on " << event.trains_on << "\n";
+  }
+  release_held();
   if (event.resumed_from > 0) {
     out_ << "resuming from epoch " << event.resumed_from << " (" << event.checkpoint.string() << ")\n";
   } else {
@@ -76,16 +85,19 @@ void TrainOutput::on(const BatchDone& event) {
 void TrainOutput::on(const EpochDone& event) {
   finish_progress();
   const EpochRecord& record = event.record;
-  out_ << "epoch " << record.epoch << "  loss " << std::fixed << std::setprecision(4) << record.loss
-       << "  accuracy " << percent(record.accuracy) << "  test loss " << record.test_loss
-       << "  test accuracy " << percent(record.test_accuracy) << "  " << std::setprecision(1)
-       << record.seconds << " s (" << std::setprecision(0) << record.samples_per_second << " samples/s)";
+  out_ << "epoch " << record.epoch << "  loss " << std::fixed << std::setprecision(4) << record.loss;
+  if (!record.regression()) out_ << "  accuracy " << percent(record.accuracy);
+  out_ << "  test loss " << record.test_loss;
+  if (!record.regression()) out_ << "  test accuracy " << percent(record.test_accuracy);
+  out_ << "  " << std::setprecision(1) << record.seconds << " s (" << std::setprecision(0)
+       << record.samples_per_second << " samples/s)";
   if (event.all_reduce_ms)
     out_ << "  all-reduce " << std::setprecision(3) << *event.all_reduce_ms << " ms/step";
   out_ << "  saved " << event.checkpoint.filename().string() << std::endl;
 }
 
 void TrainOutput::on(const JobInterrupted& event) {
+  release_held();
   finish_progress();
   if (event.epoch == 0) {
     out_ << "interrupted while waiting for the identity's lock: nothing was trained\n";
@@ -93,6 +105,12 @@ void TrainOutput::on(const JobInterrupted& event) {
   }
   out_ << "interrupted during epoch " << event.epoch << ": it is not saved; the checkpoint holds epoch "
        << event.epoch - 1 << "\n";
+}
+
+void TrainOutput::release_held() {
+  if (held_.empty()) return;
+  out_ << held_ << std::flush;
+  held_.clear();
 }
 
 void TrainOutput::finish_progress() {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <string>
 
 #include "torchsystem/training/events.hpp"
 
@@ -14,6 +15,10 @@ class TrainOutput : public TrainingObserver {
  public:
   /// `in_place` redraws the progress line with '\r' (for a terminal).
   TrainOutput(std::ostream& out, bool in_place) : out_(out), in_place_(in_place) {}
+  TrainOutput(const TrainOutput&) = delete;
+  TrainOutput& operator=(const TrainOutput&) = delete;
+  /// Prints the lines still held (a job that failed before it resumed).
+  ~TrainOutput() override { release_held(); }
 
   void on(const JobStarted& event) override;
   void on(const AggregateReady& event) override;
@@ -26,11 +31,15 @@ class TrainOutput : public TrainingObserver {
  private:
   /// Clears a progress bar drawn in place.
   void finish_progress();
+  /// Prints the data and model lines, held until the job knows what it resumes: a run that resumes on
+  /// other data than its checkpoint's says so first.
+  void release_held();
 
   std::ostream& out_;
   bool in_place_;
   bool bar_drawn_ = false;
   std::int64_t reported_quarter_ = 0;
+  std::string held_;
 };
 
 }  // namespace torchsystem::cli

@@ -22,15 +22,21 @@
 
 namespace torchsystem {
 
-/// What one epoch gave.
+/// What one epoch gave. As JSON (the checkpoint's history), a regression epoch has no accuracy keys.
 struct EpochRecord {
   std::int64_t epoch = 0;
   double loss = 0;                ///< mean training loss over the epoch's batches
-  double accuracy = 0;            ///< training accuracy over the epoch, in [0, 1]
+  double accuracy = 0;            ///< training accuracy over the epoch, in [0, 1] (classification)
   double test_loss = 0;           ///< mean loss over the whole test set after the epoch
-  double test_accuracy = 0;       ///< accuracy over the whole test set after the epoch, in [0, 1]
+  double test_accuracy = 0;       ///< accuracy over the whole test set after the epoch (classification)
   double seconds = 0;             ///< the epoch's training time (evaluation and saving excluded)
   double samples_per_second = 0;  ///< training samples over `seconds`
+  /// "classification" (class labels, accuracy measured) or "regression" (float targets, no accuracy).
+  std::string task = "classification";
+  /// The data the epoch trained on (DataProvenance::to_json); null in earlier checkpoints' records.
+  Json data;
+
+  bool regression() const noexcept { return task == "regression"; }
 
   Json to_json() const;
   static EpochRecord from_json(const Json& json);
@@ -38,9 +44,10 @@ struct EpochRecord {
 
 /// The data are loaded and the threads set.
 struct JobStarted {
-  std::string data;          ///< the data set's description (DataSource::description)
-  std::int64_t threads = 1;  ///< LibTorch's intra-op threads in each process
-  int processes = 1;         ///< the processes of a data-parallel job (1 alone)
+  std::string data;                     ///< the data set's description (DataSource::description)
+  std::int64_t threads = 1;             ///< LibTorch's intra-op threads in each process
+  int processes = 1;                    ///< the processes of a data-parallel job (1 alone)
+  std::string task = "classification";  ///< or "regression", as the criterion decides
 };
 
 /// The aggregate is built and fits the task.
@@ -63,6 +70,10 @@ struct JobResumed {
   std::int64_t resumed_from = 0;     ///< the epoch the checkpoint held; 0 when starting fresh
   std::filesystem::path checkpoint;  ///< the checkpoint resumed from (when resumed_from > 0)
   std::filesystem::path store;       ///< the store's directory
+  /// When the checkpoint's last epoch trained on other data than this run's (their digests differ): what
+  /// it trained on, and what this run trains on (DataProvenance::summary). This run's epochs record theirs.
+  std::optional<std::string> trained_on;
+  std::string trains_on;
 };
 
 /// A batch of an epoch is done.

@@ -30,8 +30,8 @@ struct SyntheticDataOptions {
 };
 
 struct Samples {
-  at::Tensor inputs;   ///< float32 [samples, features]
-  at::Tensor targets;  ///< int64 [samples], class indices
+  at::Tensor inputs;   ///< float32 [samples, ...]
+  at::Tensor targets;  ///< int64 [samples] class indices, or float32 [samples, ...] regression targets
 };
 
 class PrototypeTask {
