@@ -52,6 +52,7 @@ if(TORCHSYSTEM_BUILD_TORCH)
   install(TARGETS seed_plugin LIBRARY DESTINATION ${TORCHSYSTEM_PLUGIN_DIR})
   torchsystem_install_rpath(seed_plugin ${TORCHSYSTEM_PLUGIN_DIR})
   install(FILES examples/configs/seed.json DESTINATION ${CMAKE_INSTALL_DATADIR}/torchsystem/examples)
+  install(FILES python/torchsystem_torchscript.py DESTINATION ${CMAKE_INSTALL_DATADIR}/torchsystem/python)
 endif()
 
 # The CMake package: torchsystemConfig.cmake loads the requested components' targets, each after its

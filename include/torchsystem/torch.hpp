@@ -12,6 +12,7 @@
 #include "torchsystem/torch/optimizers.hpp"
 #include "torchsystem/torch/plugin.hpp"
 #include "torchsystem/torch/registries.hpp"
+#include "torchsystem/torch/script_model.hpp"
 #include "torchsystem/torch/transformer.hpp"
 #include "torchsystem/torch/upsample.hpp"
 #include "torchsystem/torch/values.hpp"

@@ -3,8 +3,10 @@
 #pragma once
 
 #include "torchsystem/checkpoint.hpp"
+#include "torchsystem/training/csv.hpp"
 #include "torchsystem/training/datasets.hpp"
 #include "torchsystem/training/events.hpp"
 #include "torchsystem/training/numpy.hpp"
+#include "torchsystem/training/provenance.hpp"
 #include "torchsystem/training/synthetic_data.hpp"
 #include "torchsystem/training/training_job.hpp"

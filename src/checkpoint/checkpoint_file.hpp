@@ -34,6 +34,8 @@ inline constexpr std::string_view extension = ".pth";
 inline constexpr std::string_view legacy_extension = ".pt";
 inline constexpr std::string_view sidecar_extension = ".json";
 inline constexpr std::string_view lock_extension = ".lock";
+/// A TorchScript model's archive, kept beside its checkpoint (no longer than the sidecar's extension).
+inline constexpr std::string_view script_extension = ".jit";
 inline constexpr std::size_t max_component_size = 200;
 inline constexpr std::size_t max_file_name_size = 255;  // NAME_MAX of the usual Linux file systems
 

@@ -10,6 +10,8 @@
 #include <torch/serialize/input-archive.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -333,6 +335,41 @@ std::filesystem::path CheckpointStore::path_for(std::string_view name, std::stri
                           too_long ? fault : fault + ", so it cannot name a checkpoint file");
   }
   return directory_ / (std::string(name) + "-" + std::string(hash) + std::string(extension));
+}
+
+fs::path CheckpointStore::script_archive_for(std::string_view name, std::string_view hash) const {
+  fs::path path = path_for(name, hash);
+  path.replace_extension(script_extension);
+  return path;
+}
+
+namespace {
+
+/// The whole of a file, for the archive a store keeps; CheckpointError naming it when it cannot be read.
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) throw CheckpointError(path.string(), "cannot open the TorchScript archive");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw CheckpointError(path.string(), "cannot read the TorchScript archive");
+  return bytes;
+}
+
+}  // namespace
+
+void CheckpointStore::keep_script_archive(std::string_view name, std::string_view hash,
+                                          const fs::path& archive) const {
+  const fs::path target = script_archive_for(name, hash);
+  const std::string bytes = file_bytes(archive);
+  std::error_code error;
+  if (fs::exists(target, error) && fs::file_size(target, error) == bytes.size() &&
+      file_bytes(target) == bytes)
+    return;
+  if (!directory_.empty()) fs::create_directories(directory_, error);
+  if (error) throw CheckpointError(directory_.string(), "cannot create the directory: " + error.message());
+  AtomicFile file(target, script_extension);
+  if (file.write(bytes.data(), bytes.size()) != bytes.size())
+    file.fail("cannot write " + file.temporary().string(), file.error());
+  file.commit();
 }
 
 CheckpointInfo CheckpointStore::save(const Aggregate& aggregate, const Json& extra) const {

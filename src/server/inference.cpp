@@ -18,6 +18,7 @@
 #include "torchsystem/torch/allocation_limit.hpp"
 #include "torchsystem/torch/detail/message.hpp"
 #include "torchsystem/torch/module.hpp"
+#include "torchsystem/torch/script_model.hpp"
 
 namespace torchsystem::server {
 namespace {
@@ -104,10 +105,17 @@ TensorSpec output_spec(LoadedModel& model) {
   return spec;
 }
 
-/// The aggregate the checkpoint's metadata name, built through the registries and restored from it (as the
+/// The aggregate the checkpoint's metadata name, built through the registries (or, for a model trained
+/// from TorchScript, from the archive the store keeps beside the checkpoint) and restored from it (as the
 /// training job resumes), in evaluation.
-Aggregate rebuild(const Checkpoint& checkpoint, const Registries& registries) {
-  const Aggregate aggregate = rebuild_aggregate(checkpoint.info().metadata, registries);
+Aggregate rebuild(const Checkpoint& checkpoint, const Registries& registries,
+                  const std::filesystem::path& script) {
+  std::error_code error;
+  const Aggregate aggregate =
+      std::filesystem::exists(script, error)
+          ? rebuild_aggregate(checkpoint.info().metadata, registries,
+                              load_script_model(script, "the store's TorchScript archive"))
+          : rebuild_aggregate(checkpoint.info().metadata, registries);
   checkpoint.restore(aggregate);
   aggregate.set_phase(Phase::evaluation);
   return aggregate;
@@ -375,7 +383,8 @@ std::shared_ptr<const LoadedModel> ModelCache::load(const std::string& name, con
   const std::uint64_t bound = cap <= room || tensors >= (cap - room) / 4 ? cap : 4 * tensors + room;
   try {
     const AllocationLimit limit(static_cast<std::size_t>(bound), "loading " + name + "-" + hash);
-    model->aggregate = rebuild(checkpoint, registries_);
+    model->aggregate =
+        rebuild(checkpoint, registries_, CheckpointStore(store_).script_archive_for(name, hash));
   } catch (const AllocationLimitError& e) {
     throw ApiError(
         507, "too_large",

@@ -1,5 +1,6 @@
 // Models, aggregates and the two ways to build an aggregate (see model.hpp and aggregate.hpp).
 #include "torchsystem/torch/aggregate.hpp"
+#include "torchsystem/torch/script_model.hpp"
 
 #include <stdexcept>
 #include <utility>
@@ -8,6 +9,7 @@
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/torch/module.hpp"
+#include "torchsystem/value_traits.hpp"
 
 namespace torchsystem {
 namespace {
@@ -209,36 +211,86 @@ Json Aggregate::metadata() const {
 
 // ---------------------------------------------------------------------------------------------------------
 
+namespace {
+
+/// The aggregate of `model` (built already) with the criterion and optimizer configurations.
+Aggregate aggregate_of(std::shared_ptr<Model> model, const Json& criterion, const Json& optimizer,
+                       const Registries& registries, std::string_view path) {
+  auto loss = built(path, "criterion",
+                    [&] { return registries.losses().create_as<torch::nn::AnyModule>(criterion); });
+  auto steps = built(path, "optimizer",
+                     [&] { return registries.optimizers().create(optimizer, model->parameters()); });
+  return Aggregate(std::move(model), std::move(loss), std::move(steps));
+}
+
+}  // namespace
+
 Aggregate build_aggregate(const Json& model, const Json& criterion, const Json& optimizer,
                           const Registries& registries, std::string_view path) {
+  if (model.is_object() && model.contains("torchscript")) {
+    const std::string where = std::string(path) + ".model.torchscript";
+    if (model.size() != 1)
+      throw ArgumentError(std::string(path) + ".model",
+                          "a TorchScript model is {\"torchscript\": path} alone: its archive records its "
+                          "name and arguments, got " +
+                              describe_json(model));
+    if (!model["torchscript"].is_string() || model["torchscript"].get_ref<const std::string&>().empty())
+      throw ArgumentError(where, "expected the archive's path, got " + describe_json(model["torchscript"]));
+    return aggregate_of(load_script_model(model["torchscript"].get<std::string>(), where), criterion,
+                        optimizer, registries, path);
+  }
   const std::string model_name = model.is_object() && model.contains("name") && model["name"].is_string()
                                      ? model["name"].get<std::string>()
                                      : std::string();
   auto module = built(path, "model", [&] {
     return registries.models_for(model_name).create_as<torch::nn::AnyModule>(model);
   });
-  auto loss = built(path, "criterion",
-                    [&] { return registries.losses().create_as<torch::nn::AnyModule>(criterion); });
-  auto steps = built(path, "optimizer",
-                     [&] { return registries.optimizers().create(optimizer, module.ptr()->parameters()); });
-  return Aggregate(module_model(std::move(module)), std::move(loss), std::move(steps));
+  return aggregate_of(module_model(std::move(module)), criterion, optimizer, registries, path);
 }
 
-Aggregate rebuild_aggregate(const Json& metadata, const Registries& registries) {
-  const Json& model = metadata.at("model");
+namespace {
+
+/// The metadata's model identity, checked: its hash must be the one its name and arguments give.
+void check_identity(const Json& model) {
   const std::string& name = model.at("name").get_ref<const std::string&>();
   const std::string& hash = model.at("hash").get_ref<const std::string&>();
   const std::string computed = identity_hash(name, model.at("arguments"));
   if (computed != hash)
     throw IdentityError("the checkpoint claims the identity " + name + "-" + hash +
                         ", but its arguments give " + name + "-" + computed);
-  const auto strip = [](const Json& entity) {
-    return Json{{"name", entity.at("name")}, {"arguments", entity.at("arguments")}};
-  };
-  Aggregate aggregate = build_aggregate(strip(model), strip(metadata.at("criterion")),
-                                        strip(metadata.at("optimizer")), registries, "checkpoint");
+}
+
+Json stripped(const Json& entity) {
+  return Json{{"name", entity.at("name")}, {"arguments", entity.at("arguments")}};
+}
+
+void set_saved_epoch(const Aggregate& aggregate, const Json& metadata) {
   if (const auto epoch = metadata.find("epoch"); epoch != metadata.end() && epoch->is_number_integer())
     aggregate.set_epoch(epoch->get<std::int64_t>());
+}
+
+}  // namespace
+
+Aggregate rebuild_aggregate(const Json& metadata, const Registries& registries) {
+  check_identity(metadata.at("model"));
+  Aggregate aggregate = build_aggregate(stripped(metadata.at("model")), stripped(metadata.at("criterion")),
+                                        stripped(metadata.at("optimizer")), registries, "checkpoint");
+  set_saved_epoch(aggregate, metadata);
+  return aggregate;
+}
+
+Aggregate rebuild_aggregate(const Json& metadata, const Registries& registries,
+                            std::shared_ptr<Model> model) {
+  const Json& saved = metadata.at("model");
+  check_identity(saved);
+  const Json given = model->metadata();
+  if (given.at("name") != saved.at("name") || given.at("hash") != saved.at("hash"))
+    throw IdentityError("the checkpoint holds " + saved.at("name").get<std::string>() + "-" +
+                        saved.at("hash").get<std::string>() + ", the model given is " +
+                        given.at("name").get<std::string>() + "-" + given.at("hash").get<std::string>());
+  Aggregate aggregate = aggregate_of(std::move(model), stripped(metadata.at("criterion")),
+                                     stripped(metadata.at("optimizer")), registries, "checkpoint");
+  set_saved_epoch(aggregate, metadata);
   return aggregate;
 }
 

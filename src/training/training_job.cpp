@@ -361,6 +361,11 @@ TrainingConfig TrainingConfig::from_json(const Json& config, const std::filesyst
   }
   TrainingConfig result;
   result.model = entity_config(config, "model");
+  // A TorchScript model's archive, like every path of the configuration, is relative to its file.
+  if (const auto archive = result.model.find("torchscript"); archive != result.model.end())
+    *archive = training_detail::path_value(*archive, "config.model.torchscript",
+                                           "the TorchScript archive's path", base)
+                   .string();
   result.criterion = entity_config(config, "criterion");
   result.optimizer = entity_config(config, "optimizer");
   result.epochs = training_detail::positive_int(require(config, "epochs"), "config.epochs", 1'000'000);
@@ -515,6 +520,10 @@ TrainingReport run_job(const TrainingConfig& config, const Registries& registrie
     if (observer) observer->on(JobInterrupted{0});
     return report;
   }
+  // The store keeps a TorchScript model's archive beside its checkpoint: the store alone serves it.
+  if (peers.rank() == 0 && config.model.contains("torchscript"))
+    store.keep_script_archive(aggregate.name(), aggregate.hash(),
+                              config.model["torchscript"].get<std::string>());
   if (const auto& found = start.found) {
     report.resumed_from = found->epoch;
     report.history = saved_history(*found);

@@ -118,6 +118,16 @@ class CheckpointStore {
   /// The archive an identity is saved to. Throws CheckpointError when identity_fault() finds one.
   std::filesystem::path path_for(std::string_view name, std::string_view hash) const;
 
+  /// Where the store keeps the TorchScript archive of an identity trained from one
+  /// (torchsystem/torch/script_model.hpp): beside its checkpoint, `<directory>/<name>-<hash>.jit`, so that
+  /// the store alone rebuilds the model (a store copied to another machine still serves it).
+  std::filesystem::path script_archive_for(std::string_view name, std::string_view hash) const;
+
+  /// Copies `archive` to script_archive_for(name, hash), atomically, unless the same bytes are there.
+  /// Throws CheckpointError naming the file that cannot be read or written.
+  void keep_script_archive(std::string_view name, std::string_view hash,
+                           const std::filesystem::path& archive) const;
+
   /// The lock file of an identity, beside its archive: `<directory>/<name>-<hash>.lock`.
   std::filesystem::path lock_path_for(std::string_view name, std::string_view hash) const;
 

@@ -85,8 +85,9 @@ class Aggregate {
 };
 
 /// Builds an aggregate from three entity configurations ({"name": ..., "arguments": {...}}): the model
-/// through `registries.models_for(name)`, the criterion from the losses, the optimizer over the model's
-/// parameters from the optimizers. Each fault is an ArgumentError whose path starts with
+/// through `registries.models_for(name)` (or, for {"torchscript": path}, from that archive:
+/// script_model.hpp), the criterion from the losses, the optimizer over the model's parameters from the
+/// optimizers. Each fault is an ArgumentError whose path starts with
 /// `<path>.model`, `<path>.criterion` or `<path>.optimizer` (`config.model -> MLP.hidden_size`).
 Aggregate build_aggregate(const Json& model, const Json& criterion, const Json& optimizer,
                           const Registries& registries, std::string_view path = "config");
@@ -96,5 +97,9 @@ Aggregate build_aggregate(const Json& model, const Json& criterion, const Json& 
 /// must be the one its name and arguments give: metadata that claim another identity are an
 /// IdentityError naming both hashes, before anything is built.
 Aggregate rebuild_aggregate(const Json& metadata, const Registries& registries);
+
+/// The same around a model given (a TorchScript model, script_model.hpp), which must be the identity the
+/// metadata record: IdentityError naming both otherwise.
+Aggregate rebuild_aggregate(const Json& metadata, const Registries& registries, std::shared_ptr<Model> model);
 
 }  // namespace torchsystem
