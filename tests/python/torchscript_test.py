@@ -74,7 +74,18 @@ def trains_and_resumes(torchsystem, workdir):
     assert accuracy >= 0.80, accuracy
     # The store keeps the archive beside the checkpoint: the store alone serves it.
     assert os.path.exists(stem + ".jit")
+    resumes_a_python_checkpoint(torchsystem, workdir, model, optimizer, recorded)
     return model, recorded, images
+
+
+def resumes_a_python_checkpoint(torchsystem, workdir, model, optimizer, recorded):
+    """A checkpoint Python saved for the identity, in the reference's layout, resumes in C++."""
+    os.makedirs(os.path.join(workdir, "python-weights"))
+    torch.save({"epoch": 5, "nn": model.state_dict(), "optimizer": optimizer.state_dict()},
+               os.path.join(workdir, "python-weights", f"MLP-{recorded['hash']}.pth"))
+    run = train(torchsystem, write_config(workdir, "python.json", "mlp.pt", "python-weights"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "resuming from epoch 5" in run.stdout and "epoch 6  loss" in run.stdout, run.stdout
 
 
 def serves_without_a_plugin(torchsystem, workdir, model, recorded, images):
