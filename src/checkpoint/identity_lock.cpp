@@ -82,6 +82,12 @@ std::optional<IdentityLock> CheckpointStore::try_lock(std::string_view name, std
   if (fd.get() < 0 && errno == ELOOP)
     throw ForeignFileError(path.string(),
                            "the lock file is a symbolic link, not a regular file of the store");
+  if (fd.get() < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+    // Training writes the store: say so before anything is trained, naming the store.
+    const int cause = errno;
+    throw CheckpointError(directory_.string(), "the store is not writable (" + path.filename().string() + ": " +
+                                                   errno_text(cause) + "); training saves into it");
+  }
   if (fd.get() < 0) throw CheckpointError(path.string(), "cannot open the lock file: " + errno_text(errno));
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0)

@@ -425,8 +425,13 @@ CheckpointInfo CheckpointStore::save(const Aggregate& aggregate, const Json& ext
   {
     AtomicFile file(path, extension);
     try {
-      write_torch_save(tree, tensors,
-                       [&](const void* data, std::size_t size) { return file.write(data, size); });
+      // A write error (a full disk) is kept by the file and reported by commit(), here, never to
+      // LibTorch's zip writer: it would throw it, and throw again from its destructor, which finishes
+      // the archive while the first exception unwinds, and that ends the process.
+      write_torch_save(tree, tensors, [&](const void* data, std::size_t size) {
+        file.write(data, size);
+        return size;
+      });
     } catch (const std::exception& e) {
       if (file.error() != 0) file.fail("cannot write " + file.temporary().string(), file.error());
       throw CheckpointError(path.string(), "cannot save: " + message_of(e));
