@@ -23,7 +23,7 @@ if [[ "${TORCHSYSTEM_SETUP:-test}" == main ]]; then
 else
   # What only the tests and benchmarks need: GoogleTest, Google Benchmark, and Debian's PyTorch and
   # Chromium as oracles and clients.
-  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-torch python3-numpy chromium)
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3-torch python3-numpy chromium iproute2)
   cmake_arguments=(-DTORCHSYSTEM_BUILD_TESTS=ON -DTORCHSYSTEM_BUILD_BENCHMARKS=ON "${cmake_arguments[@]}")
 fi
 # shellcheck disable=SC2206 # the extra packages are split on spaces on purpose

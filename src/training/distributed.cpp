@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "network_address.hpp"
 #include "torchsystem/error.hpp"
 #include "torchsystem/identity.hpp"
 #include "torchsystem/json.hpp"
@@ -51,10 +52,6 @@ std::int64_t integer(const char* name, const std::string& text, std::int64_t low
   return value;
 }
 
-bool is_loopback(const std::string& address) {
-  return address == "localhost" || address.starts_with("127.") || address == "::1";
-}
-
 std::string seconds_text(std::chrono::milliseconds timeout) {
   const auto seconds = std::chrono::duration<double>(timeout).count();
   std::string text = std::to_string(seconds);
@@ -82,6 +79,10 @@ std::optional<DistributedOptions> DistributedOptions::from_environment() {
   return options;
 }
 
+bool DistributedOptions::on_one_machine() const {
+  return training_detail::is_loopback(master_addr);
+}
+
 std::chrono::milliseconds DistributedOptions::timeout_from_environment() {
   const auto timeout = environment("TORCHSYSTEM_DIST_TIMEOUT");
   if (!timeout) return DistributedOptions{}.timeout;
@@ -92,24 +93,62 @@ struct ProcessGroup::State {
   DistributedOptions options;
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  std::string address;
+
+  /// The other ranks and their addresses, as each published it when it joined: `rank 1 at 10.77.0.2`.
+  std::string peers;
 
   [[noreturn]] void fail(std::string_view what, const std::exception& error) const {
+    // Gloo's error does not say which peer went; with one peer that is it, with more, one of them.
+    const std::string lost =
+        options.world_size == 2 ? "the other rank, " + peers + ", died" : "another rank died";
     throw DistributedError(options.rank, options.world_size,
                            "the process group failed while exchanging " + std::string(what) + ": " +
-                               message_of(error) + " (another rank died, or did not answer within " +
-                               seconds_text(options.timeout) + ")");
+                               message_of(error) + " (" + lost + ", or did not answer within " +
+                               seconds_text(options.timeout) +
+                               (options.world_size == 2 ? "" : "; the peers: " + peers) + ")");
   }
 };
 
 namespace {
 
-std::shared_ptr<gloo::transport::Device> gloo_device(const DistributedOptions& options) {
-  if (const auto interface = environment("GLOO_SOCKET_IFNAME"); interface && !interface->empty())
-    return c10d::ProcessGroupGloo::createDeviceForInterface(*interface);
-  // On one machine the loopback interface is the one every rank reaches; across machines, the address
-  // this host's name resolves to (as PyTorch does without GLOO_SOCKET_IFNAME).
-  if (is_loopback(options.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
-  return c10d::ProcessGroupGloo::createDefaultDevice();
+/// The device a rank's Gloo pairs bind to, its address, and the address as the rank's first line says it.
+struct ChosenDevice {
+  std::shared_ptr<gloo::transport::Device> device;
+  std::string ip;
+  std::string address;
+};
+
+ChosenDevice gloo_device(const DistributedOptions& options) {
+  const auto fail = [&](const std::string& reason) -> DistributedError {
+    return DistributedError(options.rank, options.world_size, reason);
+  };
+  if (const auto interface = environment("GLOO_SOCKET_IFNAME"); interface && !interface->empty()) {
+    std::string address;
+    try {
+      address = training_detail::interface_address(*interface);
+    } catch (const std::runtime_error& error) {
+      throw fail("GLOO_SOCKET_IFNAME=" + *interface + ": " + error.what());
+    }
+    return {c10d::ProcessGroupGloo::createDeviceForInterface(*interface), address,
+            address + " (" + *interface + ", from GLOO_SOCKET_IFNAME)"};
+  }
+  // On one machine the loopback interface is the one every rank reaches.
+  if (options.on_one_machine())
+    return {c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"), "127.0.0.1",
+            "127.0.0.1 (loopback)"};
+  // Across machines, the address of this host's route to rank 0's: the peers reach it as rank 0's
+  // machine does. The address the host's name resolves to may be a loopback one (127.0.1.1 is Debian's
+  // default in /etc/hosts), which would be advertised to peers that cannot reach it.
+  std::string address;
+  try {
+    address = training_detail::route_source(options.master_addr, options.master_port);
+  } catch (const std::runtime_error& error) {
+    throw fail("cannot choose the address to train on (MASTER_ADDR=" + options.master_addr +
+               "): " + error.what() + "; set GLOO_SOCKET_IFNAME to the interface to use");
+  }
+  return {c10d::ProcessGroupGloo::createDeviceForHostname(address), address,
+          address + " (the route to " + options.master_addr + ")"};
 }
 
 }  // namespace
@@ -131,10 +170,23 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options) : state_(std::make
     store.timeout = options.timeout;
     state_->store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store);
     auto gloo = c10d::ProcessGroupGloo::Options::create(options.timeout);
-    gloo->devices.push_back(gloo_device(options));
+    ChosenDevice chosen = gloo_device(options);
+    const std::string ip = chosen.ip;
+    state_->address = std::move(chosen.address);
+    gloo->devices.push_back(std::move(chosen.device));
     gloo->threads = 1;  // collectives run one at a time per process; more threads only compete for cores
     state_->group =
         c10::make_intrusive<c10d::ProcessGroupGloo>(state_->store, options.rank, options.world_size, gloo);
+    // Each rank's address, for the message that names a peer lost later (when the store may be gone).
+    const std::string prefix = "torchsystem/address/";
+    state_->store->set(prefix + std::to_string(options.rank),
+                       std::vector<std::uint8_t>(ip.begin(), ip.end()));
+    for (int peer = 0; peer < options.world_size; ++peer) {
+      if (peer == options.rank) continue;
+      const auto bytes = state_->store->get(prefix + std::to_string(peer));
+      state_->peers += (state_->peers.empty() ? "rank " : ", rank ") + std::to_string(peer) + " at " +
+                       std::string(bytes.begin(), bytes.end());
+    }
   } catch (const DistributedError&) {
     throw;
   } catch (const std::exception& error) {
@@ -154,6 +206,10 @@ int ProcessGroup::size() const noexcept {
 
 const DistributedOptions& ProcessGroup::options() const noexcept {
   return state_->options;
+}
+
+const std::string& ProcessGroup::address() const noexcept {
+  return state_->address;
 }
 
 void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, std::string_view what, int root) {

@@ -500,7 +500,9 @@ TrainingReport run_job(const TrainingConfig& config, const Registries& registrie
   torch::manual_seed(config.seed);  // the model's initial weights
   const Aggregate aggregate = build_aggregate(config.model, config.criterion, config.optimizer, registries);
   DataSource task(config.data, config.seed, task_kind_of(getname(aggregate.criterion())));
-  if (observer) observer->on(JobStarted{task.description(), threads, peers.size(), to_string(task.kind())});
+  if (observer)
+    observer->on(JobStarted{task.description(), threads, peers.size(), to_string(task.kind()),
+                            peers.group ? peers.group->address() : std::string()});
   check_fits_task(aggregate, task);
 
   TrainingReport report;

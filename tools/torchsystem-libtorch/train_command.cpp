@@ -100,6 +100,11 @@ constexpr int exit_rank_failed = 3;
                                 bool in_place) {
   try {
     auto& group = *new ProcessGroup(options);  // never destroyed: see end_rank
+    // Across machines each rank's output is its own: its first line says where it trains (rank 0's
+    // data line says it too).
+    if (options.rank != 0 && !options.on_one_machine())
+      std::cout << "rank " << options.rank << " of " << options.world_size << " on " << group.address()
+                << "\n";
     TrainOutput output(std::cout, in_place);
     const TrainingReport report = train(config, Registries(program_models()), group, &output, &interrupted);
     if (report.interrupted) end_rank(130);

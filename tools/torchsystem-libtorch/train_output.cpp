@@ -26,6 +26,7 @@ void TrainOutput::on(const JobStarted& event) {
   if (event.task != "classification") line << ", " << event.task;
   line << "; " << event.threads << (event.threads == 1 ? " thread" : " threads");
   if (event.processes > 1) line << " in each of " << event.processes << " processes";
+  if (!event.address.empty()) line << "; rank 0 on " << event.address;
   held_ += line.str() + "\n";
 }
 

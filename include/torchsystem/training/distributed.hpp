@@ -43,6 +43,9 @@ struct DistributedOptions {
   /// A variable that is missing or malformed is an ArgumentError naming it and what was expected.
   static std::optional<DistributedOptions> from_environment();
 
+  /// MASTER_ADDR is this machine's loopback (`localhost`, `127.*`, `::1`): every rank runs here.
+  bool on_one_machine() const;
+
   /// TORCHSYSTEM_DIST_TIMEOUT (seconds, 1 to 86400), else the default timeout above.
   static std::chrono::milliseconds timeout_from_environment();
 };
@@ -61,6 +64,9 @@ class ProcessGroup {
   int rank() const noexcept;
   int size() const noexcept;
   const DistributedOptions& options() const noexcept;
+  /// The address this rank's Gloo device is bound to, and why: `10.77.0.2 (the route to 10.77.0.1)`,
+  /// `127.0.0.1 (loopback)` when MASTER_ADDR is this machine, or GLOO_SOCKET_IFNAME's interface.
+  const std::string& address() const noexcept;
 
   /// Makes every rank's `tensors` equal to the root's, in place: one broadcast per element type, of all
   /// the tensors of that type flattened together. `what` names them in errors ("the initial state").

@@ -48,6 +48,8 @@ struct JobStarted {
   std::int64_t threads = 1;             ///< LibTorch's intra-op threads in each process
   int processes = 1;                    ///< the processes of a data-parallel job (1 alone)
   std::string task = "classification";  ///< or "regression", as the criterion decides
+  /// A data-parallel job: rank 0's Gloo address (ProcessGroup::address); empty alone.
+  std::string address;
 };
 
 /// The aggregate is built and fits the task.
