@@ -23,7 +23,7 @@ def run(torchsystem, *arguments):
 
 def clean(result):
     """No abort and no LibTorch stack trace: the error is the program's own line."""
-    text = result.stdout + result.stderr
+    text = (result.stdout or "") + (result.stderr or "")
     assert "terminate called" not in text and "frame #" not in text and result.returncode >= 0, text
 
 
@@ -56,6 +56,14 @@ def inside_namespace(torchsystem, workdir):
     assert verified.returncode == 0 and "1 checked, 0 damaged" in verified.stdout, verified.stdout + verified.stderr
     listed = json.loads(run(torchsystem, "checkpoints", store, "--json").stdout)
     assert [entry["epoch"] for entry in listed] == [1], listed
+
+    # The program's own output onto a full device: the same care, a clear error and exit status 1.
+    with open("/dev/full", "w") as full_device:
+        listing = subprocess.run([torchsystem, "checkpoints", store], stdout=full_device, stderr=subprocess.PIPE,
+                                 text=True, timeout=60)
+    clean(listing)
+    assert listing.returncode == 1, listing.returncode
+    assert listing.stderr == "torchsystem checkpoints: cannot write the output: No space left on device\n", listing.stderr
 
     # Room again: the same command resumes from the kept epoch.
     subprocess.run(["mount", "-o", "remount,size=20m", store], check=True)

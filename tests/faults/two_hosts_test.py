@@ -143,6 +143,23 @@ def survive_a_partition(hosts, torchsystem, workdir):
     assert f"resuming from epoch {saved}" in text(logs[0]) and f"\nepoch {saved + 1} " in text(logs[0]), text(logs[0])
 
 
+def report_delay(hosts, torchsystem, workdir):
+    """2 ms of netem delay each way, where the kernel has netem: the all-reduce time per step it gives."""
+    for host in (0, 1):
+        added = subprocess.run(["ip", "netns", "exec", hosts.names[host], "tc", "qdisc", "add", "dev",
+                                hosts.links[host], "root", "netem", "delay", "2ms"], capture_output=True, text=True)
+        if added.returncode != 0:
+            print("netem delay not measured: tc cannot add netem here (" + added.stderr.strip() + ")")
+            return
+    config = write_config(workdir, "delayed.json", 1, 2048)
+    shutil.rmtree(os.path.join(workdir, "store"), ignore_errors=True)
+    logs = [os.path.join(workdir, f"delayed{rank}.log") for rank in (0, 1)]
+    ranks = [hosts.start(rank, torchsystem, config, logs[rank]) for rank in (0, 1)]
+    assert both(ranks, 120) == [0, 0], [text(log) for log in logs]
+    line = next(line for line in text(logs[0]).splitlines() if line.startswith("epoch 1 "))
+    print("with 2 ms of delay each way: " + line[line.index("all-reduce"):line.index("ms/step") + 7])
+
+
 def main(torchsystem, workdir):
     if os.geteuid() != 0 or shutil.which("ip") is None:
         print("skipped: network namespaces need root and iproute2 (CI runs as root)")
@@ -154,6 +171,7 @@ def main(torchsystem, workdir):
         train_across_hosts(hosts, torchsystem, workdir)
         name_a_missing_interface(hosts, torchsystem, workdir)
         survive_a_partition(hosts, torchsystem, workdir)
+        report_delay(hosts, torchsystem, workdir)
     print("ok")
 
 

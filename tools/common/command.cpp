@@ -15,6 +15,9 @@
 namespace torchsystem::cli {
 namespace {
 
+/// Why the output could not be written (`No space left on device` for a full disk), as stdio left errno.
+std::string output_error() { return std::string("cannot write the output: ") + std::strerror(errno); }
+
 /// -h or --help among a command's arguments, before a `--` that ends its options.
 bool asks_for_help(std::span<const std::string_view> arguments) {
   for (const std::string_view argument : arguments) {
@@ -105,7 +108,7 @@ int run_commands(std::span<const Command> commands, std::span<const std::string_
   }
   try {
     const int status = command->run(rest);
-    if (std::fflush(stdout) != 0) throw std::runtime_error("cannot write the output");
+    if (std::fflush(stdout) != 0) throw std::runtime_error(output_error());
     return status;
   } catch (const UsageError& e) {
     report(command->name, e.what());
@@ -134,7 +137,7 @@ int run_main(std::span<const Command> commands, int argc, char** argv) {
 
 void write_all(std::FILE* stream, std::string_view text) {
   if (!text.empty() && std::fwrite(text.data(), 1, text.size(), stream) != text.size()) {
-    throw std::runtime_error("cannot write the output");
+    throw std::runtime_error(output_error());
   }
 }
 
